@@ -1,0 +1,5 @@
+"""``python -m stripefleet`` runs the CLI."""
+
+from stripefleet.cli import main
+
+main()

@@ -1,0 +1,168 @@
+"""Child processes on loopback: start one, wait until it answers, stop it for sure.
+
+Used by ``stripefleet demo`` and by the tests, which run real site, emulator and
+dashboard processes on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class ProcessFailed(RuntimeError):
+    """A child process exited or did not answer in time; the message has its output tail."""
+
+
+class ManagedProcess:
+    """One child process, started in its own process group and always stopped.
+
+    Args:
+        argv: the command; ``[sys.executable, "-m", "stripefleet", ...]`` for our own.
+        env: extra environment variables, added to a copy of this process's.
+        log_path: where the child's stdout and stderr go (a file, so that a chatty
+            child never blocks on a full pipe).
+        cwd: the working directory.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        log_path: Path,
+        cwd: Path | None = None,
+    ) -> None:
+        self.argv = list(argv)
+        self.env = dict(env or {})
+        self.log_path = log_path
+        self.cwd = cwd
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ManagedProcess:
+        """Start the child (stdin closed, output to ``log_path``)."""
+        env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=env,
+                cwd=self.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def wait_http(self, url: str, *, timeout: float = 30.0, accept: Sequence[int] = (200,)) -> None:
+        """Poll ``url`` until it answers with a status in ``accept``.
+
+        Args:
+            url: a loopback URL.
+            timeout: seconds to wait at most.
+            accept: HTTP statuses that mean ready.
+
+        Raises:
+            ProcessFailed: the child exited, or ``timeout`` passed; the message holds
+                the last lines of its log.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise ProcessFailed(
+                    f"{self.argv[-1] if self.argv else 'process'} exited with code "
+                    f"{self.proc.returncode}:\n{self.log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 (loopback)
+                    if resp.status in accept:
+                        return
+            except urllib.error.HTTPError as exc:
+                if exc.code in accept:
+                    return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise ProcessFailed(f"{url} did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last ``lines`` lines of the child's output."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no output)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, *, timeout: float = 10.0) -> int | None:
+        """Stop the child and its process group: SIGTERM, then SIGKILL after ``timeout``.
+
+        Returns:
+            The exit code, or None when it was never started.
+        """
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=timeout)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the child's process group at once (for crash tests)."""
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def __enter__(self) -> ManagedProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def stripefleet_argv(*args: str) -> list[str]:
+    """The command line that runs ``stripefleet ARGS...`` with this interpreter."""
+    return [sys.executable, "-m", "stripefleet", *args]
+
+
+@contextlib.contextmanager
+def all_stopped(processes: list[ManagedProcess]) -> Iterator[list[ManagedProcess]]:
+    """Yield ``processes`` and stop every one of them on the way out, whatever happens."""
+    try:
+        yield processes
+    finally:
+        for proc in reversed(processes):
+            with contextlib.suppress(Exception):
+                proc.stop()

@@ -1,0 +1,187 @@
+"""The propagation engine's plain values: what goes in (targets, options) and what
+comes out (one result per target, a recap). No Flask, no aiohttp in here, so that the
+CLI, the dashboard's worker and the tests share them (DESIGN.md section 4).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+class TargetState(str, enum.Enum):
+    """Where one target of a rollout stands (DESIGN.md section 4).
+
+    ``ok``: the site already had the value (nothing changed). ``changed``: the PUT
+    changed it and the read-back matched. ``would_change``: a dry run found a different
+    value. ``failed``: a definitive error (4xx, bad answer, verification failed).
+    ``unreachable``: connect errors, timeouts or 5xx/429 after every retry.
+    ``skipped``: not attempted (halted rollout, insecure URL for a secret, ...).
+    ``rolled_back``: a rollback restored the value it had before.
+    """
+
+    PENDING = "pending"
+    OK = "ok"
+    CHANGED = "changed"
+    WOULD_CHANGE = "would_change"
+    FAILED = "failed"
+    UNREACHABLE = "unreachable"
+    SKIPPED = "skipped"
+    ROLLED_BACK = "rolled_back"
+
+    @property
+    def succeeded(self) -> bool:
+        """True for the states that count as success (exit code 0)."""
+        return self in (TargetState.OK, TargetState.CHANGED, TargetState.WOULD_CHANGE,
+                        TargetState.ROLLED_BACK)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One site to reach.
+
+    Attributes:
+        url: the site's base URL, without a trailing slash (``https://shop.example.fr``).
+        api_key: the key sent as ``X-API-Key`` (never printed; excluded from repr).
+        name: a display name; the URL when None.
+    """
+
+    url: str
+    api_key: str = field(repr=False)
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The name to show: ``name`` or ``url``."""
+        return self.name or self.url
+
+
+@dataclass(frozen=True)
+class PushOptions:
+    """How a rollout runs. Times in seconds, rates in requests per second.
+
+    Attributes:
+        dry_run: only read each site's current fingerprint; send no PUT.
+        verify: read back after each PUT and compare fingerprints (DESIGN.md s. 4).
+        timeout: per request, seconds (seed 002_'s default: 8).
+        concurrency: requests in flight across the whole fleet at most.
+        rate: requests per second to any one site at most (seed 000_: 5-10 req/s).
+        retries: extra attempts after a transient failure (connect error, timeout,
+            429, 500, 502, 503, 504); 400/401/403/404 are never retried.
+        backoff_base: first backoff, seconds; doubles each attempt, with full jitter.
+        backoff_max: cap on one backoff, seconds.
+        retry_after_cap: cap on an honoured ``Retry-After``, seconds.
+        allow_insecure_http: allow secret settings over plain ``http://`` to a
+            non-loopback host.
+    """
+
+    dry_run: bool = False
+    verify: bool = True
+    timeout: float = 8.0
+    concurrency: int = 10
+    rate: float = 5.0
+    retries: int = 3
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_cap: float = 60.0
+    allow_insecure_http: bool = False
+
+
+@dataclass
+class TargetResult:
+    """What happened to one target. Never holds a secret in clear.
+
+    Attributes:
+        url: the target's base URL.
+        name: the target's display name.
+        setting: the setting pushed or read.
+        state: the final state.
+        http_status: the last HTTP status seen, None when no answer came.
+        attempts: requests tried for the main step (PUT, or GET for a dry run).
+        latency_ms: wall time spent on this target, milliseconds.
+        error: a stable error code (``invalid_api_key``, ``verification_failed``,
+            ``timeout``, ``connection_refused``, ``bad_response``, ...) or None.
+        message: a human sentence about the error, or None.
+        fingerprint_before: the value's fingerprint before the change (from the PUT's
+            ``previous_fingerprint`` or the read), None when unset or unknown.
+        fingerprint_after: the fingerprint read back after the change.
+        masked_before: the old value masked (``pk_test_...wxyz``), when known.
+        masked_after: the new value masked.
+        verified: True when the read-back matched the value pushed.
+    """
+
+    url: str
+    setting: str
+    state: TargetState
+    name: str | None = None
+    http_status: int | None = None
+    attempts: int = 0
+    latency_ms: int = 0
+    error: str | None = None
+    message: str | None = None
+    fingerprint_before: str | None = None
+    fingerprint_after: str | None = None
+    masked_before: str | None = None
+    masked_after: str | None = None
+    verified: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready dict (the ``--json`` line and the dashboard's row)."""
+        return {
+            "url": self.url,
+            "name": self.name,
+            "setting": self.setting,
+            "state": self.state.value,
+            "http_status": self.http_status,
+            "attempts": self.attempts,
+            "latency_ms": self.latency_ms,
+            "error": self.error,
+            "message": self.message,
+            "fingerprint_before": self.fingerprint_before,
+            "fingerprint_after": self.fingerprint_after,
+            "masked_before": self.masked_before,
+            "masked_after": self.masked_after,
+            "verified": self.verified,
+        }
+
+
+RECAP_STATES = ("ok", "changed", "would_change", "failed", "unreachable", "skipped",
+                "rolled_back")
+
+
+@dataclass
+class Recap:
+    """Counts per target state at the end of a run, like Ansible's PLAY RECAP."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(RECAP_STATES, 0))
+
+    def add(self, state: TargetState) -> None:
+        """Count one more target in ``state``."""
+        self.counts[state.value] = self.counts.get(state.value, 0) + 1
+
+    @classmethod
+    def of(cls, results: Iterable[TargetResult]) -> Recap:
+        """The recap of finished results."""
+        recap = cls()
+        for result in results:
+            recap.add(result.state)
+        return recap
+
+    @property
+    def total(self) -> int:
+        """How many targets were counted."""
+        return sum(self.counts.values())
+
+    @property
+    def succeeded(self) -> bool:
+        """True when no target failed, was unreachable or was skipped."""
+        return not (self.counts.get("failed") or self.counts.get("unreachable")
+                    or self.counts.get("skipped"))
+
+    def line(self) -> str:
+        """``ok=.. changed=.. failed=.. unreachable=.. skipped=..`` (issue 2), plus the
+        dry-run and rollback counts when they are not zero."""
+        keys = ["ok", "changed", "failed", "unreachable", "skipped"]
+        keys += [k for k in ("would_change", "rolled_back") if self.counts.get(k)]
+        return " ".join(f"{k}={self.counts.get(k, 0)}" for k in keys)
