@@ -1,0 +1,23 @@
+"""The site's Flask extensions, created unbound and bound by ``create_app``.
+
+Each domain imports what it needs from here (``db`` for models and queries,
+``limiter`` for ``@limiter.limit``); nothing here touches an app at import time.
+"""
+
+from __future__ import annotations
+
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every site model (one metadata for Alembic)."""
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate(compare_type=True, render_as_batch=True)
+#: Keys on the client's address (after ProxyFix when SITE_TRUSTED_PROXIES > 0).
+limiter = Limiter(key_func=get_remote_address)

@@ -1,0 +1,32 @@
+"""``GET /api/health``: the site answers and its database works (seed 002_)."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, jsonify
+from sqlalchemy.exc import SQLAlchemyError
+
+from stripefleet.site.errors import error_response
+from stripefleet.site.extensions import db
+
+log = logging.getLogger(__name__)
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/api/health")
+def health() -> Response | tuple[Response, int]:
+    """200 ``{"success": true, "status": "ok", "database": "ok"}``.
+
+    The database check reads the ``admin_settings`` table, so a database that is
+    down, unreachable or not migrated answers 503 ``database_unavailable``.
+    """
+    try:
+        db.session.execute(sa.text("SELECT 1 FROM admin_settings LIMIT 1")).all()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.error("health check: database unavailable (%s)", type(exc).__name__)
+        return error_response(503, "database_unavailable",
+                              "The site's database does not answer; see the site's log.")
+    return jsonify(success=True, status="ok", database="ok")

@@ -1,0 +1,53 @@
+"""Serve a site app: waitress (one process, threads) or gunicorn (N worker processes).
+
+waitress is the default: it runs anywhere, on SQLite or PostgreSQL. gunicorn with
+several workers is for PostgreSQL deployments and the concurrency tests of issue 4;
+each worker builds its own app from the same overrides, and the failed API-key counter
+is shared between them only with ``SITE_RATELIMIT_STORAGE_URI=redis://...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def run_waitress(app: Any, *, host: str, port: int, threads: int) -> None:
+    """Serve ``app`` with waitress until interrupted (blocks)."""
+    from waitress import serve
+
+    serve(app, host=host, port=port, threads=threads, ident="stripefleet-site",
+          channel_timeout=30)
+
+
+def run_gunicorn(overrides: Mapping[str, Any], *, host: str, port: int, workers: int,
+                 threads: int) -> None:
+    """Serve with gunicorn, ``workers`` processes of ``threads`` threads (blocks).
+
+    Args:
+        overrides: the ``create_app`` overrides each worker builds its app with.
+    """
+    from gunicorn.app.base import BaseApplication
+
+    from stripefleet.site.app import create_app
+
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "accesslog": None,
+        "proc_name": "stripefleet-site",
+    }
+
+    class SiteApplication(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(dict(overrides))
+
+    SiteApplication().run()

@@ -1,0 +1,143 @@
+"""The settings API (DESIGN.md section 3; seeds 000_ and 002_; issue 2, section 2).
+
+``PUT /api/export/settings/<setting>`` and ``GET /api/export/settings[/<setting>]``
+need ``X-API-Key``; ``GET /api/stripe-pk`` and ``GET /api/health/stripe`` are public.
+No answer ever holds a secret: only fingerprints and masks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g, jsonify, request
+
+from stripefleet.common.keys import (
+    PUBLISHABLE_KEY,
+    SECRET_KEY,
+    SETTINGS,
+    STRIPE_SETTINGS,
+    WEBHOOK_SECRET,
+    InvalidValue,
+)
+from stripefleet.site.errors import ApiError
+from stripefleet.site.extensions import db
+from stripefleet.site.settings import services
+from stripefleet.site.settings.api_keys import require_api_key
+
+bp = Blueprint("settings", __name__)
+
+#: Largest PUT body accepted, in bytes (issue 2: 413 above 4 KiB).
+MAX_BODY_BYTES = 4096
+
+
+def init_app(app: Flask) -> None:
+    """Register the settings endpoints."""
+    app.register_blueprint(bp)
+
+
+def _setting_name(name: str) -> str:
+    if name not in STRIPE_SETTINGS:
+        raise ApiError(404, "unknown_setting",
+                       f"Unknown setting {name[:64]!r}; settings are "
+                       f"{', '.join(STRIPE_SETTINGS)}.")
+    return name
+
+
+def _value_from_body() -> Any:
+    """The ``value`` of a ``{"value": ...}`` JSON body.
+
+    :raise 413: body over 4 KiB. :raise 415: not JSON. :raise 400: ``invalid_json``,
+        ``missing_value``.
+    """
+    request.max_content_length = MAX_BODY_BYTES
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise ApiError(413, "payload_too_large",
+                       f"The body is over {MAX_BODY_BYTES} bytes; send {{\"value\": ...}}.")
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type",
+                       "Send the body as JSON with Content-Type: application/json.")
+    raw = request.get_data(cache=True)
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError(400, "invalid_json",
+                       'The body is not valid JSON; send {"value": "..."}.') from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", 'The body must be a JSON object: {"value": "..."}.')
+    value = body.get("value")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ApiError(400, "missing_value", 'The body has no "value"; send {"value": "..."}.')
+    return value
+
+
+@bp.put("/api/export/settings/<name>")
+@require_api_key
+def put_setting(name: str) -> Response:
+    """Set one Stripe setting: 200 ``{"success", "setting", "changed", "fingerprint",
+    "previous_fingerprint", "version", "updated_at"}``.
+
+    :raise 400: ``invalid_publishable_key_format`` / ``invalid_secret_format`` /
+        ``invalid_webhook_secret_format`` (seed 002_ patterns), ``invalid_json``,
+        ``missing_value``. :raise 401, 429: see ``require_api_key``.
+    :raise 404: ``unknown_setting``. :raise 413, 415: body too large, not JSON.
+    """
+    setting = _setting_name(name)
+    value = _value_from_body()
+    if not isinstance(value, str):
+        spec = SETTINGS[setting]
+        raise ApiError(400, spec.error_code, f"The {spec.label} must be a JSON string.")
+    try:
+        result = services.put_value(setting, value, actor=f"api:{g.api_key_fingerprint}",
+                                    client=request.remote_addr)
+    except InvalidValue as exc:
+        raise ApiError(400, exc.code, str(exc)) from None
+    db.session.commit()
+    return jsonify(success=True, **result.to_json())
+
+
+@bp.get("/api/export/settings")
+@require_api_key
+def list_settings() -> Response:
+    """Each Stripe setting's state: ``{"success", "settings": {name: {"configured",
+    "fingerprint", "masked", "updated_at", "version"}}}``."""
+    states = services.list_states()
+    return jsonify(success=True, settings={n: s.to_json() for n, s in states.items()})
+
+
+@bp.get("/api/export/settings/<name>")
+@require_api_key
+def get_setting(name: str) -> Response:
+    """One setting's state: ``{"success", "setting", "configured", "fingerprint",
+    "masked", "updated_at", "version"}``. :raise 404: ``unknown_setting``."""
+    state = services.get_state(_setting_name(name))
+    return jsonify(success=True, setting=state.name, **state.to_json())
+
+
+@bp.get("/api/stripe-pk")
+def stripe_pk() -> Response:
+    """The publishable key (seed 000_): ``{"success": true, "publishable_key": "pk_..."}``.
+
+    :raise 404: ``not_configured``.
+    """
+    value = services.get_value(PUBLISHABLE_KEY)
+    if value is None:
+        raise ApiError(404, "not_configured", "No Stripe publishable key is configured yet.")
+    return jsonify(success=True, publishable_key=value)
+
+
+@bp.get("/api/health/stripe")
+def stripe_health() -> Response:
+    """Which Stripe settings are configured and in which mode (seed 002_ section 8).
+
+    ``environment`` is ``test``, ``live``, ``mixed`` (publishable and secret keys in
+    different modes) or null.
+    """
+    states = services.list_states()
+    return jsonify(
+        success=True,
+        secret_key_configured=states[SECRET_KEY].configured,
+        publishable_key_configured=states[PUBLISHABLE_KEY].configured,
+        webhook_secret_configured=states[WEBHOOK_SECRET].configured,
+        environment=services.stripe_environment(),
+    )

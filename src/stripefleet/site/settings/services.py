@@ -1,0 +1,291 @@
+"""Read and change the site's settings (``admin_settings``); services only flush.
+
+Rules: values are trimmed and validated with seed 002_'s patterns
+(``common.keys.normalize_value``); secrets are encrypted at rest with the app's
+MultiFernet ring and never leave this module in clear except through
+:func:`get_value`, for the code that must use them (the Stripe client, the webhook
+verifier, the API-key check). Each change is stored in ``setting_changes`` and logged
+with fingerprints only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from stripefleet.common.crypto import SecretBox
+from stripefleet.common.keys import (
+    MASTER_API_KEY,
+    PUBLISHABLE_KEY,
+    SECRET_KEY,
+    SETTINGS,
+    STRIPE_SETTINGS,
+    WEBHOOK_SECRET,
+    fingerprint,
+    is_secret,
+    key_mode,
+    mask,
+    normalize_value,
+)
+from stripefleet.site.db import iso_utc, utcnow
+from stripefleet.site.extensions import db
+from stripefleet.site.settings.models import AdminSetting, SettingChange
+
+log = logging.getLogger(__name__)
+
+SECRET_BOX_EXTENSION = "stripefleet.secret_box"
+
+
+class UnknownSetting(KeyError):
+    """The name is not a setting the site knows (answered 404 ``unknown_setting``)."""
+
+
+@dataclass(frozen=True)
+class SettingState:
+    """What may be shown of a setting: never its value, unless it is the publishable key.
+
+    ``updated_at`` is UTC; ``version`` is 0 when the setting was never set.
+    """
+
+    name: str
+    configured: bool
+    fingerprint: str | None
+    masked: str | None
+    updated_at: dt.datetime | None
+    version: int
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"configured", "fingerprint", "masked", "updated_at" (ISO 8601 UTC), "version"}``."""
+        return {
+            "configured": self.configured,
+            "fingerprint": self.fingerprint,
+            "masked": self.masked,
+            "updated_at": iso_utc(self.updated_at),
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """The outcome of :func:`put_value`.
+
+    ``changed`` is False when the setting already held the value; ``previous_fingerprint``
+    is the fingerprint before this call (None when the setting was never set).
+    """
+
+    setting: str
+    changed: bool
+    fingerprint: str
+    previous_fingerprint: str | None
+    version: int
+    updated_at: dt.datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """The PUT endpoint's body, without ``success``."""
+        return {
+            "setting": self.setting,
+            "changed": self.changed,
+            "fingerprint": self.fingerprint,
+            "previous_fingerprint": self.previous_fingerprint,
+            "version": self.version,
+            "updated_at": iso_utc(self.updated_at),
+        }
+
+
+def secret_box() -> SecretBox:
+    """The current app's encryption (set up by ``create_app``)."""
+    box: SecretBox = current_app.extensions[SECRET_BOX_EXTENSION]
+    return box
+
+
+def _check_name(name: str) -> None:
+    if name not in SETTINGS:
+        raise UnknownSetting(name)
+
+
+def _row(name: str) -> AdminSetting | None:
+    return db.session.get(AdminSetting, name)
+
+
+def get_value(name: str) -> str | None:
+    """The setting's value in clear, or None when it was never set.
+
+    Raises:
+        UnknownSetting: ``name`` is not a setting.
+        stripefleet.common.crypto.DecryptionError: the ring lacks the key the value
+            was encrypted with.
+    """
+    _check_name(name)
+    row = _row(name)
+    if row is None:
+        return None
+    return secret_box().decrypt(row.value) if is_secret(name) else row.value
+
+
+def get_state(name: str) -> SettingState:
+    """What may be shown of one setting (masked, fingerprint); see :class:`SettingState`."""
+    _check_name(name)
+    row = _row(name)
+    if row is None:
+        return SettingState(name, False, None, None, None, 0)
+    value = get_value(name) or ""
+    return SettingState(name, True, row.fingerprint, mask(value), row.updated_at, row.version)
+
+
+def list_states(names: tuple[str, ...] = STRIPE_SETTINGS) -> dict[str, SettingState]:
+    """:func:`get_state` of each of ``names`` (default: the three Stripe settings)."""
+    return {name: get_state(name) for name in names}
+
+
+def put_value(name: str, raw: str, *, actor: str, client: str | None = None) -> PutResult:
+    """Set a setting, atomically; record and log the change. Flushes, never commits.
+
+    Args:
+        name: one of ``common.keys.SETTINGS``.
+        raw: the value as received (trimmed here, then validated: seed 002_).
+        actor: who asks, for the record: ``api:<API key fingerprint>``, ``cli:<user>``.
+        client: the caller's address, for the record.
+
+    Returns:
+        A :class:`PutResult`; ``changed`` is False (and nothing is written) when the
+        setting already holds this value.
+
+    Raises:
+        UnknownSetting: ``name`` is not a setting.
+        stripefleet.common.keys.InvalidValue: the value does not match its format
+            (its ``code`` is the API's error code); the message holds no value.
+
+    The change is one conditional ``UPDATE ... RETURNING`` (or an ``INSERT`` for a first
+    write), so concurrent writers never lose a version or record a wrong previous
+    fingerprint.
+    """
+    _check_name(name)
+    value = normalize_value(name, raw)
+    new_fp = fingerprint(value)
+    stored = secret_box().encrypt(value) if is_secret(name) else value
+    table = AdminSetting.__table__
+    for _attempt in range(5):
+        now = utcnow()
+        updated = db.session.execute(
+            sa.update(table)
+            .where(table.c.key == name, table.c.fingerprint != new_fp)
+            .values(previous_value=table.c.value, previous_fingerprint=table.c.fingerprint,
+                    value=stored, fingerprint=new_fp, version=table.c.version + 1,
+                    updated_at=now)
+            .returning(table.c.version, table.c.previous_fingerprint)
+        ).one_or_none()
+        if updated is not None:
+            result = PutResult(name, True, new_fp, updated.previous_fingerprint,
+                               updated.version, now)
+            break
+        current = db.session.execute(
+            sa.select(table.c.version, table.c.updated_at).where(table.c.key == name)
+        ).one_or_none()
+        if current is not None:
+            log.info("setting %s unchanged (fingerprint %s, version %s) by %s",
+                     name, new_fp, current.version, actor)
+            return PutResult(name, False, new_fp, new_fp, current.version,
+                             _aware(current.updated_at))
+        try:
+            with db.session.begin_nested():
+                db.session.execute(sa.insert(table).values(
+                    key=name, value=stored, fingerprint=new_fp, version=1, updated_at=now))
+        except IntegrityError:
+            continue  # another writer created it first: update it instead
+        result = PutResult(name, True, new_fp, None, 1, now)
+        break
+    else:  # pragma: no cover - needs five writers racing on one key
+        raise RuntimeError(f"setting {name} kept changing under this write; try again")
+    _record_change(result, actor=actor, client=client)
+    return result
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _record_change(result: PutResult, *, actor: str, client: str | None) -> None:
+    db.session.add(SettingChange(
+        changed_at=result.updated_at, key=result.setting, version=result.version,
+        actor=actor[:80], client=client, old_fingerprint=result.previous_fingerprint,
+        new_fingerprint=result.fingerprint,
+    ))
+    db.session.flush()
+    log.info("setting %s changed to version %s by %s from %s: fingerprint %s -> %s",
+             result.setting, result.version, actor, client or "-",
+             result.previous_fingerprint or "(unset)", result.fingerprint)
+
+
+def list_changes(name: str | None = None, *, limit: int = 100) -> list[SettingChange]:
+    """The most recent recorded changes, newest first (of one setting, or all)."""
+    query = sa.select(SettingChange).order_by(SettingChange.id.desc()).limit(limit)
+    if name is not None:
+        query = query.where(SettingChange.key == name)
+    return list(db.session.scalars(query))
+
+
+def accepted_api_keys() -> list[str]:
+    """The API keys the site accepts in ``X-API-Key`` (DESIGN.md section 3).
+
+    ``TEMPLATE_MASTER_API_KEY`` from the configuration and the ``template_master_api_key``
+    row of ``admin_settings``; both are accepted when both are set.
+    """
+    keys = []
+    configured = current_app.config.get("TEMPLATE_MASTER_API_KEY")
+    if configured:
+        keys.append(str(configured))
+    stored = get_value(MASTER_API_KEY)
+    if stored and stored not in keys:
+        keys.append(stored)
+    return keys
+
+
+def match_api_key(candidate: str | None) -> str | None:
+    """The fingerprint of the accepted API key equal to ``candidate``, else None.
+
+    Every accepted key is compared, each in constant time (``hmac.compare_digest``),
+    so the answer's timing tells nothing about which key or how much matched.
+    """
+    if not candidate:
+        return None
+    given = candidate.encode("utf-8")
+    matched: str | None = None
+    for key in accepted_api_keys():
+        if hmac.compare_digest(given, key.encode("utf-8")):
+            matched = key
+    return fingerprint(matched) if matched is not None else None
+
+
+def stripe_environment() -> str | None:
+    """``test`` or ``live`` from the configured publishable and secret keys' modes.
+
+    ``mixed`` when both are set and their modes differ; the one mode when only one
+    is set; None when neither is (issue 2, ``GET /api/health/stripe``).
+    """
+    modes = {m for m in (key_mode(get_value(PUBLISHABLE_KEY)), key_mode(get_value(SECRET_KEY)))
+             if m is not None}
+    if not modes:
+        return None
+    return "mixed" if len(modes) > 1 else modes.pop()
+
+
+def webhook_secrets(*, grace: dt.timedelta = dt.timedelta(hours=24)) -> list[str]:
+    """The webhook signing secrets to verify an event with, current first.
+
+    The previous secret is included for ``grace`` after a change, so that events
+    Stripe signed before a rotation still verify (issue 4). Empty when none is set.
+    """
+    row = _row(WEBHOOK_SECRET)
+    if row is None:
+        return []
+    secrets = [secret_box().decrypt(row.value)]
+    if row.previous_value and utcnow() - _aware(row.updated_at) <= grace:
+        secrets.append(secret_box().decrypt(row.previous_value))
+    return secrets
