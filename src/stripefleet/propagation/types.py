@@ -8,9 +8,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 
-class TargetState(str, enum.Enum):
+class TargetState(str, enum.Enum):  # noqa: UP042 (str() stays the member name)
     """Where one target of a rollout stands (DESIGN.md section 4).
 
     ``ok``: the site already had the value (nothing changed). ``changed``: the PUT
@@ -185,3 +186,40 @@ class Recap:
         keys = ["ok", "changed", "failed", "unreachable", "skipped"]
         keys += [k for k in ("would_change", "rolled_back") if self.counts.get(k)]
         return " ".join(f"{k}={self.counts.get(k, 0)}" for k in keys)
+
+
+@dataclass
+class SiteSnapshot:
+    """What one site answered to ``GET /api/export/settings`` (backup, dry run, drift).
+
+    Attributes:
+        url: the site's base URL.
+        name: its display name.
+        ok: True when the site answered 200 with a well-formed body.
+        error: a stable error code when ``ok`` is False (``invalid_api_key``,
+            ``timeout``, ``bad_response``, ...), else None.
+        http_status: the last HTTP status seen, None when no answer came.
+        settings: the ``settings`` object of the answer: per setting name, its entry
+            (``configured``, ``fingerprint``, ``masked``, ``updated_at``, ``version``;
+            ``value`` for the publishable key only). Empty when ``ok`` is False.
+        attempts: requests tried.
+        latency_ms: wall time spent on this site, milliseconds.
+        message: a human sentence about the error, or None.
+    """
+
+    url: str
+    name: str | None = None
+    ok: bool = False
+    error: str | None = None
+    http_status: int | None = None
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    attempts: int = 0
+    latency_ms: int = 0
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready dict."""
+        return {"url": self.url, "name": self.name, "ok": self.ok, "error": self.error,
+                "http_status": self.http_status, "settings": self.settings,
+                "attempts": self.attempts, "latency_ms": self.latency_ms,
+                "message": self.message}

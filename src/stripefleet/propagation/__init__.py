@@ -1,0 +1,39 @@
+"""The propagation engine: push a setting to a fleet of sites, verify it, read it back.
+
+Public API (contracts.md): :func:`propagate`, :func:`propagate_values`, :func:`verify`,
+:func:`read_settings`, the values of :mod:`.types`, and the callback types. Tests turn
+backoff sleeps off with :func:`stripefleet.propagation.retry.testing`.
+Importing this package imports neither Flask nor the CLI.
+"""
+
+from stripefleet.propagation.engine import (
+    ResultCallback,
+    SnapshotCallback,
+    propagate,
+    propagate_values,
+    read_settings,
+    verify,
+)
+from stripefleet.propagation.types import (
+    PushOptions,
+    Recap,
+    SiteSnapshot,
+    Target,
+    TargetResult,
+    TargetState,
+)
+
+__all__ = [
+    "PushOptions",
+    "Recap",
+    "ResultCallback",
+    "SiteSnapshot",
+    "SnapshotCallback",
+    "Target",
+    "TargetResult",
+    "TargetState",
+    "propagate",
+    "propagate_values",
+    "read_settings",
+    "verify",
+]

@@ -1,0 +1,364 @@
+"""The propagation engine: push a setting to many sites, verify, read (DESIGN.md s. 4).
+
+Per target: ``PUT /api/export/settings/{setting}``, then read back ``GET
+/api/export/settings`` and compare fingerprints (two requests a site; a dry run only
+reads). ``concurrency`` workers pull targets lazily from the iterable, so memory stays
+flat in the number of sites; each result goes to ``on_result`` as soon as its target
+finishes. One aiohttp session serves the whole run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import ipaddress
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from stripefleet.common.keys import (
+    MASTER_API_KEY,
+    SETTINGS,
+    InvalidValue,
+    fingerprint,
+    is_secret,
+    mask,
+    normalize_value,
+)
+from stripefleet.propagation import client
+from stripefleet.propagation.ratelimit import RateLimiter
+from stripefleet.propagation.types import (
+    PushOptions,
+    Recap,
+    SiteSnapshot,
+    Target,
+    TargetResult,
+    TargetState,
+)
+
+log = logging.getLogger("stripefleet.propagation")
+
+ResultCallback = Callable[[TargetResult], Awaitable[None] | None]
+SnapshotCallback = Callable[[SiteSnapshot], Awaitable[None] | None]
+T = TypeVar("T")
+
+SETTINGS_PATH = "/api/export/settings"
+DEFAULT_OPTIONS = PushOptions()  # frozen: safe to share as a default
+
+
+class _Run:
+    """What one run shares: options, session, rate limiter, request slots."""
+
+    def __init__(self, options: PushOptions, session: aiohttp.ClientSession) -> None:
+        self.options = options
+        self.session = session
+        self.limiter = RateLimiter(options.rate)
+        self.slots = asyncio.Semaphore(options.concurrency)
+
+    async def call(self, target: Target, method: str, path: str, *, api_key: str,
+                   body: dict[str, Any] | None = None, close: bool = False) -> client.Reply:
+        return await client.call(self.session, self.limiter, self.slots, self.options,
+                                 target.url, method, target.url + path, api_key=api_key,
+                                 body=body, close=close)
+
+
+def _check_options(options: PushOptions) -> None:
+    if options.concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    if options.timeout <= 0:
+        raise ValueError("timeout must be positive (seconds)")
+    if options.retries < 0:
+        raise ValueError("retries must be 0 or more")
+
+
+async def _emit(callback: Callable[[Any], Awaitable[None] | None] | None, value: Any) -> None:
+    if callback is not None:
+        outcome = callback(value)
+        if inspect.isawaitable(outcome):
+            await outcome
+
+
+async def _pool(items: Iterable[T], options: PushOptions,
+                work: Callable[[_Run, T], Awaitable[None]]) -> None:
+    """Run ``work`` on each item with ``options.concurrency`` workers sharing one
+    iterator (consumed as workers free up) and one session."""
+    _check_options(options)
+    iterator = iter(items)
+    async with client.make_session(options) as session:
+        run = _Run(options, session)
+
+        async def worker() -> None:
+            for item in iterator:
+                await work(run, item)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(options.concurrency):
+                group.create_task(worker())
+
+
+def is_loopback(url: str) -> bool:
+    """True when ``url``'s host is ``localhost`` or a loopback address."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def insecure_transport(url: str, setting: str, options: PushOptions) -> bool:
+    """True when a secret ``setting`` would travel over plain HTTP to a non-loopback
+    host without ``allow_insecure_http`` (issue 2, section 3)."""
+    return (is_secret(setting) and urlsplit(url).scheme.lower() == "http"
+            and not is_loopback(url) and not options.allow_insecure_http)
+
+
+def _entry(reply: client.Reply, setting: str) -> dict[str, Any] | None:
+    """The well-formed ``settings[setting]`` entry of a read, or None."""
+    settings = reply.body.get("settings") if reply.body else None
+    entry = settings.get(setting) if isinstance(settings, dict) else None
+    if not isinstance(entry, dict) or not isinstance(entry.get("configured"), bool):
+        return None
+    fp = entry.get("fingerprint")
+    if fp is not None and not isinstance(fp, str):
+        return None
+    if entry["configured"] and fp is None:
+        return None
+    return entry
+
+
+def _result(target: Target, setting: str, started: float, reply: client.Reply | None,
+            state: TargetState, **fields: Any) -> TargetResult:
+    if reply is not None:
+        fields.setdefault("http_status", reply.status)
+        fields.setdefault("attempts", reply.attempts)
+        if not state.succeeded and state is not TargetState.SKIPPED:
+            fields.setdefault("error", reply.error)
+            fields.setdefault("message", reply.message)
+    return TargetResult(url=target.url, name=target.name, setting=setting, state=state,
+                        latency_ms=round((time.monotonic() - started) * 1000), **fields)
+
+
+def _failure(reply: client.Reply) -> TargetState:
+    return TargetState.UNREACHABLE if reply.transient else TargetState.FAILED
+
+
+async def _read(run: _Run, target: Target, setting: str, started: float, *, api_key: str
+                ) -> tuple[dict[str, Any] | None, TargetResult | None, client.Reply]:
+    """GET the settings; the entry, or the failed result to report instead."""
+    reply = await run.call(target, "GET", SETTINGS_PATH, api_key=api_key, close=True)
+    if not reply.ok:
+        return None, _result(target, setting, started, reply, _failure(reply)), reply
+    entry = _entry(reply, setting)
+    if entry is None:
+        bad = _result(target, setting, started, reply, TargetState.FAILED, error="bad_response",
+                      message=f"The settings answer lacks a well-formed {setting!r} entry.")
+        return None, bad, reply
+    return entry, None, reply
+
+
+async def _push_one(run: _Run, target: Target, setting: str, value: str) -> TargetResult:
+    started = time.monotonic()
+    wanted = fingerprint(value)
+    if insecure_transport(target.url, setting, run.options):
+        return _result(target, setting, started, None, TargetState.SKIPPED,
+                       error="insecure_transport",
+                       message="A secret is never sent over plain http:// to a non-loopback "
+                               "host (use https://, or allow_insecure_http).")
+    if run.options.dry_run:
+        entry, failed, reply = await _read(run, target, setting, started, api_key=target.api_key)
+        if failed is not None or entry is None:
+            return failed or _result(target, setting, started, reply, TargetState.FAILED)
+        before = entry.get("fingerprint")
+        state = TargetState.OK if before == wanted else TargetState.WOULD_CHANGE
+        return _result(target, setting, started, reply, state, fingerprint_before=before,
+                       masked_before=entry.get("masked"), masked_after=mask(value),
+                       fingerprint_after=wanted)
+    put = await run.call(target, "PUT", f"{SETTINGS_PATH}/{setting}", api_key=target.api_key,
+                         body={"value": value}, close=not run.options.verify)
+    if not put.ok:
+        return _result(target, setting, started, put, _failure(put))
+    assert put.body is not None
+    changed, previous = put.body.get("changed"), put.body.get("previous_fingerprint")
+    if not isinstance(changed, bool) or not (previous is None or isinstance(previous, str)):
+        return _result(target, setting, started, put, TargetState.FAILED, error="bad_response",
+                       message="The PUT answer lacks \"changed\" or \"previous_fingerprint\".")
+    state = TargetState.CHANGED if changed else TargetState.OK
+    fields: dict[str, Any] = {"fingerprint_before": previous, "masked_after": mask(value)}
+    if not run.options.verify:
+        return _result(target, setting, started, put, state, fingerprint_after=wanted, **fields)
+    # After a rotation of the fleet's API key, only the new key is accepted.
+    read_key = value if setting == MASTER_API_KEY else target.api_key
+    entry, failed, reply = await _read(run, target, setting, started, api_key=read_key)
+    if failed is not None or entry is None:
+        assert failed is not None
+        failed.attempts, failed.fingerprint_before = put.attempts, previous
+        failed.message = f"The PUT was accepted; reading it back failed: {failed.message}"
+        return failed
+    after = entry.get("fingerprint")
+    if after != wanted:
+        return _result(target, setting, started, put, TargetState.FAILED,
+                       error="verification_failed", fingerprint_after=after,
+                       message="The site accepted the PUT but does not hold the new value.",
+                       **fields)
+    return _result(target, setting, started, put, state, fingerprint_after=after,
+                   verified=True, **fields)
+
+
+async def _verify_one(run: _Run, target: Target, setting: str,
+                      expected: str | None) -> TargetResult:
+    started = time.monotonic()
+    entry, failed, reply = await _read(run, target, setting, started, api_key=target.api_key)
+    if failed is not None or entry is None:
+        assert failed is not None
+        return failed
+    actual = entry.get("fingerprint")
+    fields: dict[str, Any] = {"fingerprint_before": actual, "masked_before": entry.get("masked")}
+    if not entry["configured"]:
+        return _result(target, setting, started, reply, TargetState.FAILED,
+                       error="not_configured", message=f"{setting} is not set on this site.",
+                       **fields)
+    if expected is not None and actual != fingerprint(expected):
+        return _result(target, setting, started, reply, TargetState.FAILED, error="drift",
+                       message=f"{setting} differs from the expected value.",
+                       fingerprint_after=fingerprint(expected), **fields)
+    return _result(target, setting, started, reply, TargetState.OK, verified=True,
+                   fingerprint_after=actual, **fields)
+
+
+async def _read_one(run: _Run, target: Target) -> SiteSnapshot:
+    started = time.monotonic()
+    reply = await run.call(target, "GET", SETTINGS_PATH, api_key=target.api_key, close=True)
+    snap = SiteSnapshot(url=target.url, name=target.name, http_status=reply.status,
+                        attempts=reply.attempts)
+    settings = reply.body.get("settings") if reply.body else None
+    if not reply.ok:
+        snap.error, snap.message = reply.error, reply.message
+    elif not isinstance(settings, dict) or not all(
+            isinstance(v, dict) for v in settings.values()):
+        snap.error, snap.message = "bad_response", "The answer has no \"settings\" object."
+    else:
+        snap.ok, snap.settings = True, settings
+    snap.latency_ms = round((time.monotonic() - started) * 1000)
+    return snap
+
+
+def _guarded(target: Target, setting: str, exc: Exception) -> TargetResult:
+    log.exception("unexpected error on %s", target.url)
+    return TargetResult(url=target.url, name=target.name, setting=setting,
+                        state=TargetState.FAILED, error="internal_error",
+                        message=f"Unexpected {type(exc).__name__} in the engine.")
+
+
+async def propagate_values(items: Iterable[tuple[Target, str]], setting: str, *,
+                           options: PushOptions = DEFAULT_OPTIONS,
+                           on_result: ResultCallback | None = None) -> Recap:
+    """Push a value per target (rollbacks): PUT, then verify by reading back.
+
+    Args:
+        items: ``(target, value)`` pairs; may be lazy (consumed as workers free up).
+        setting: one of ``common.keys.SETTINGS``.
+        options: see :class:`PushOptions` (``dry_run`` only reads).
+        on_result: called (or awaited) with each :class:`TargetResult` as it finishes.
+
+    Returns:
+        The :class:`Recap`: every item counted exactly once. A value that fails
+        validation makes its target ``failed`` with the format's error code, no request.
+
+    Raises:
+        ValueError: unknown setting, or options out of range.
+    """
+    if setting not in SETTINGS:
+        raise ValueError(f"unknown setting {setting!r}")
+    recap = Recap()
+
+    async def work(run: _Run, item: tuple[Target, str]) -> None:
+        target, raw = item
+        try:
+            value = normalize_value(setting, raw)
+            result = await _push_one(run, target, setting, value)
+        except InvalidValue as exc:
+            result = TargetResult(url=target.url, name=target.name, setting=setting,
+                                  state=TargetState.FAILED, error=exc.code, message=str(exc))
+        except Exception as exc:  # a target's bug never stops the rollout
+            result = _guarded(target, setting, exc)
+        recap.add(result.state)
+        await _emit(on_result, result)
+
+    await _pool(items, options, work)
+    return recap
+
+
+async def propagate(targets: Iterable[Target], setting: str, value: str, *,
+                    options: PushOptions = DEFAULT_OPTIONS,
+                    on_result: ResultCallback | None = None) -> Recap:
+    """Push one value of ``setting`` to every target, then verify each (DESIGN.md s. 4).
+
+    States: ``changed`` (PUT changed it, read-back matched), ``ok`` (already set),
+    ``would_change`` (dry run), ``failed`` (definitive error, ``bad_response``,
+    ``verification_failed``), ``unreachable`` (transient errors after every retry),
+    ``skipped`` (``insecure_transport``).
+
+    Raises:
+        InvalidValue: ``value`` does not match the setting's format (before any request).
+        ValueError: unknown setting, or options out of range.
+    """
+    if setting not in SETTINGS:
+        raise ValueError(f"unknown setting {setting!r}")
+    clean = normalize_value(setting, value)
+    return await propagate_values(((t, clean) for t in targets), setting, options=options,
+                                  on_result=on_result)
+
+
+async def verify(targets: Iterable[Target], setting: str, expected: str | None, *,
+                 options: PushOptions = DEFAULT_OPTIONS,
+                 on_result: ResultCallback | None = None) -> Recap:
+    """Read ``setting`` on every target and compare (seed 002_'s verify_propagation.sh).
+
+    ``expected`` None only checks that it is configured. A match is ``ok``; otherwise
+    ``failed`` with ``drift`` or ``not_configured``; read errors as in :func:`propagate`.
+
+    Raises:
+        InvalidValue: ``expected`` does not match the setting's format.
+        ValueError: unknown setting, or options out of range.
+    """
+    if setting not in SETTINGS:
+        raise ValueError(f"unknown setting {setting!r}")
+    clean = normalize_value(setting, expected) if expected is not None else None
+    recap = Recap()
+
+    async def work(run: _Run, target: Target) -> None:
+        try:
+            result = await _verify_one(run, target, setting, clean)
+        except Exception as exc:
+            result = _guarded(target, setting, exc)
+        recap.add(result.state)
+        await _emit(on_result, result)
+
+    await _pool(targets, options, work)
+    return recap
+
+
+async def read_settings(targets: Iterable[Target], *, options: PushOptions = DEFAULT_OPTIONS,
+                        on_snapshot: SnapshotCallback) -> None:
+    """Read every target's ``GET /api/export/settings`` (backup, drift checks).
+
+    Each :class:`SiteSnapshot` goes to ``on_snapshot`` as it arrives; a site that cannot
+    be read gives ``ok=False`` with its error code, never an exception.
+    """
+
+    async def work(run: _Run, target: Target) -> None:
+        try:
+            snap = await _read_one(run, target)
+        except Exception as exc:
+            log.exception("unexpected error on %s", target.url)
+            snap = SiteSnapshot(url=target.url, name=target.name, error="internal_error",
+                                message=f"Unexpected {type(exc).__name__} in the engine.")
+        await _emit(on_snapshot, snap)
+
+    await _pool(targets, options, work)

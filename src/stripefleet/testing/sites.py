@@ -1,0 +1,174 @@
+"""The in-memory site settings API that each fake site of a FaultFleet serves.
+
+Implements the contract of ``contracts.md`` ("Site settings API") closely enough for the
+engine, the dashboard and the CLI to be tested against it: ``PUT
+/api/export/settings/{setting}``, ``GET /api/export/settings``, ``GET /api/stripe-pk``,
+``GET /api/health``, with the same JSON shapes and error codes as a real site.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from stripefleet.common.keys import (
+    MASTER_API_KEY,
+    PUBLISHABLE_KEY,
+    SETTINGS,
+    InvalidValue,
+    fingerprint,
+    mask,
+    normalize_value,
+)
+from stripefleet.testing.behaviours import Behaviour
+
+MAX_BODY = 4096  # bytes (contracts.md: 413 payload_too_large over 4 KiB)
+
+
+@dataclass
+class Stored:
+    """One stored setting of a fake site."""
+
+    value: str
+    version: int
+    updated_at: str
+
+
+@dataclass
+class LoggedRequest:
+    """One request a fake site received.
+
+    Attributes:
+        method: ``PUT``, ``GET``, ...
+        path: the request path.
+        at: ``time.monotonic()`` when it arrived, seconds.
+        status: the status answered (0 when the connection was hung or reset).
+        api_key_fingerprint: fingerprint of the ``X-API-Key`` sent, or None.
+    """
+
+    method: str
+    path: str
+    at: float
+    status: int = 0
+    api_key_fingerprint: str | None = None
+
+
+@dataclass
+class FakeSite:
+    """One site of the fleet: its URL, behaviour, accepted API key and stored settings."""
+
+    index: int
+    url: str
+    port: int
+    behaviour: Behaviour
+    api_key: str
+    settings: dict[str, Stored] = field(default_factory=dict)
+    failures_left: int = 0
+    log: list[LoggedRequest] = field(default_factory=list)
+
+    def reset_failures(self) -> None:
+        """Re-arm ``flaky`` / ``rate_limited`` for a new run."""
+        self.failures_left = self.behaviour.failures
+
+    def set(self, setting: str, value: str) -> Stored:
+        """Store ``value`` (version + 1, updated now, UTC)."""
+        old = self.settings.get(setting)
+        stored = Stored(value, (old.version if old else 0) + 1, _now())
+        self.settings[setting] = stored
+        return stored
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def error(status: int, code: str, message: str,
+          headers: dict[str, str] | None = None) -> web.Response:
+    """The sites' error body: ``{"success": false, "error": code, "message": ...}``."""
+    return web.json_response({"success": False, "error": code, "message": message},
+                             status=status, headers=headers)
+
+
+def _authorized(site: FakeSite, request: web.Request) -> bool:
+    sent = request.headers.get("X-API-Key", "")
+    stored = site.settings.get(MASTER_API_KEY)
+    accepted = stored.value if stored else site.api_key
+    return hmac.compare_digest(sent.encode(), accepted.encode())
+
+
+def export_entry(site: FakeSite, setting: str) -> dict[str, Any]:
+    """One ``GET /api/export/settings`` entry (never a secret in clear)."""
+    stored = site.settings.get(setting)
+    entry: dict[str, Any] = {
+        "configured": stored is not None,
+        "fingerprint": fingerprint(stored.value) if stored else None,
+        "masked": mask(stored.value) if stored else None,
+        "updated_at": stored.updated_at if stored else None,
+        "version": stored.version if stored else 0,
+    }
+    if setting == PUBLISHABLE_KEY:
+        entry["value"] = stored.value if stored else None
+    return entry
+
+
+async def settings_api(site: FakeSite, request: web.Request, *, liar: bool) -> web.Response:
+    """Answer one request as a healthy site would (``liar``: PUTs store nothing)."""
+    path = request.path.rstrip("/")
+    if path == "/api/health" and request.method == "GET":
+        return web.json_response({"success": True, "status": "ok", "database": "ok"})
+    if path == "/api/stripe-pk" and request.method == "GET":
+        stored = site.settings.get(PUBLISHABLE_KEY)
+        if stored is None:
+            return error(404, "not_configured", "No publishable key is configured.")
+        return web.json_response({"success": True, "publishable_key": stored.value})
+    if path == "/api/export/settings" and request.method == "GET":
+        if not _authorized(site, request):
+            return error(401, "invalid_api_key", "Missing or wrong X-API-Key.")
+        return web.json_response(
+            {"success": True, "settings": {name: export_entry(site, name) for name in SETTINGS}})
+    prefix = "/api/export/settings/"
+    if path.startswith(prefix) and request.method == "PUT":
+        return await _put(site, request, path[len(prefix):], liar=liar)
+    return error(404, "not_found", f"No route for {request.method} {request.path}.")
+
+
+async def _put(site: FakeSite, request: web.Request, setting: str, *,
+               liar: bool) -> web.Response:
+    if not _authorized(site, request):
+        return error(401, "invalid_api_key", "Missing or wrong X-API-Key.")
+    if setting not in SETTINGS:
+        return error(404, "unknown_setting", f"Unknown setting {setting!r}.")
+    if request.content_type != "application/json":
+        return error(415, "unsupported_media_type", "Send Content-Type: application/json.")
+    body = await request.content.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        return error(413, "payload_too_large", "The body is over 4 KiB.")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return error(400, "invalid_json", "The body is not JSON.")
+    raw = data.get("value") if isinstance(data, dict) else None
+    if not isinstance(raw, str) or not raw.strip():
+        return error(400, "missing_value", "The body needs a \"value\" string.")
+    try:
+        value = normalize_value(setting, raw)
+    except InvalidValue as exc:
+        return error(400, exc.code, str(exc))
+    old = site.settings.get(setting)
+    previous = fingerprint(old.value) if old else None
+    if old is not None and old.value == value:
+        stored, changed = old, False
+    elif liar:
+        stored, changed = Stored(value, (old.version if old else 0) + 1, _now()), True
+    else:
+        stored, changed = site.set(setting, value), True
+    return web.json_response({
+        "success": True, "setting": setting, "changed": changed,
+        "fingerprint": fingerprint(value), "previous_fingerprint": previous,
+        "version": stored.version, "updated_at": stored.updated_at,
+    })
