@@ -7,6 +7,7 @@ dashboard processes on 127.0.0.1.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -40,6 +41,10 @@ class ManagedProcess:
         log_path: where the child's stdout and stderr go (a file, so that a chatty
             child never blocks on a full pipe).
         cwd: the working directory.
+        die_with_parent: on Linux, the child gets SIGTERM when this process dies, even
+            by SIGKILL, so that no demo or test process is ever left behind. Linux ties
+            this to the *thread* that started the child: call :meth:`start` from a
+            thread that outlives the child (the main thread), or pass False.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
@@ -51,8 +56,10 @@ class ManagedProcess:
         env: Mapping[str, str] | None = None,
         log_path: Path,
         cwd: Path | None = None,
+        die_with_parent: bool = True,
     ) -> None:
         self.argv = list(argv)
+        self.die_with_parent = die_with_parent
         self.env = dict(env or {})
         self.log_path = log_path
         self.cwd = cwd
@@ -71,6 +78,7 @@ class ManagedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent if self.die_with_parent else None,  # noqa: PLW1509
             )
         return self
 
@@ -103,7 +111,9 @@ class ManagedProcess:
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
-                raise ProcessFailed(f"{url} did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+                raise ProcessFailed(
+                    f"{url} did not answer within {timeout:.0f} s:\n{self.log_tail()}"
+                )
             time.sleep(0.05)
 
     def log_tail(self, lines: int = 30) -> str:
@@ -150,6 +160,16 @@ class ManagedProcess:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the parent dies."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def stripefleet_argv(*args: str) -> list[str]:

@@ -1,0 +1,1 @@
+"""``stripefleet demo``: a local fleet started, configured and verified in one command."""
