@@ -1,0 +1,246 @@
+"""The settings API over HTTP, against real site processes (SQLite and PostgreSQL).
+
+Source of each rule: issue 2 section 2, DESIGN.md section 3, seeds 000_ and 002_.
+"""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from stripefleet.common.keys import fingerprint
+from tests.site.conftest import API_KEY, RunningSite
+
+PK = "pk_test_51HxAbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+SK = "sk_test_51HxSeCrEtKeYsEcReTkEy0123456789abcdwxyz"
+WH = "whsec_WeBhOoKsIgNiNgSeCrEt0123456789wxyz"
+VALID = {"stripe_publishable_key": PK, "stripe_secret_key": SK, "stripe_webhook_secret": WH}
+
+
+@pytest.mark.parametrize("setting", sorted(VALID))
+def test_put_sets_a_value_and_answers_its_fingerprint(site: RunningSite, setting: str) -> None:
+    """A first PUT answers 200, changed, the value's fingerprint and no previous one."""
+    resp = site.put(setting, VALID[setting])
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["success"] is True
+    assert body["setting"] == setting
+    assert body["changed"] is True
+    assert body["fingerprint"] == fingerprint(VALID[setting])
+    assert body["previous_fingerprint"] is None
+
+
+def test_put_of_the_same_value_is_unchanged(site: RunningSite) -> None:
+    """Putting the value a setting already holds answers changed false, same fingerprints."""
+    site.put("stripe_secret_key", SK)
+    body = site.put("stripe_secret_key", SK).json()
+    assert body["changed"] is False
+    assert body["fingerprint"] == body["previous_fingerprint"] == fingerprint(SK)
+    assert body["version"] == 1
+
+
+def test_put_of_a_new_value_gives_the_previous_fingerprint(site: RunningSite) -> None:
+    """A change answers the fingerprint the setting had before it, and bumps the version."""
+    site.put("stripe_publishable_key", PK)
+    body = site.put("stripe_publishable_key", "pk_live_Other123").json()
+    assert body["changed"] is True
+    assert body["previous_fingerprint"] == fingerprint(PK)
+    assert body["fingerprint"] == fingerprint("pk_live_Other123")
+    assert body["version"] == 2
+
+
+def test_values_are_trimmed_before_validation(site: RunningSite) -> None:
+    """Surrounding white space is removed (seed 002_), and the trimmed value is stored."""
+    body = site.put("stripe_publishable_key", f"  {PK}\n\t").json()
+    assert body["fingerprint"] == fingerprint(PK)
+    assert site.get("/api/stripe-pk").json()["publishable_key"] == PK
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "code"),
+    [
+        ("stripe_publishable_key", "pk_test_abc def", "invalid_publishable_key_format"),
+        ("stripe_publishable_key", SK, "invalid_publishable_key_format"),
+        ("stripe_publishable_key", "pk_test_51Hxxxx...", "invalid_publishable_key_format"),
+        ("stripe_publishable_key", "pk_prod_abc", "invalid_publishable_key_format"),
+        ("stripe_secret_key", PK, "invalid_secret_format"),
+        ("stripe_secret_key", "sk_test_", "invalid_secret_format"),
+        ("stripe_secret_key", "sk_test_abc-def", "invalid_secret_format"),
+        ("stripe_secret_key", 12345, "invalid_secret_format"),
+        ("stripe_webhook_secret", "whsec_abc def", "invalid_webhook_secret_format"),
+        ("stripe_webhook_secret", "sk_test_abc", "invalid_webhook_secret_format"),
+    ],
+)
+def test_malformed_values_are_refused_with_the_setting_code(
+    shared_site: RunningSite, setting: str, value: object, code: str
+) -> None:
+    """A value failing seed 002_'s pattern is 400 with the setting's code; nothing stored."""
+    resp = shared_site.put(setting, value)
+    assert resp.status_code == 400
+    assert resp.json() == {"success": False, "error": code, "message": resp.json()["message"]}
+    if len(str(value)) > 8:  # the message may name a prefix, never the value
+        assert str(value) not in resp.json()["message"]
+    states = shared_site.get("/api/export/settings", api_key=API_KEY).json()["settings"]
+    assert states[setting]["configured"] is False
+
+
+@pytest.mark.parametrize("api_key", [None, "", "wrong-key-wrong-key-wrong", API_KEY + "x"])
+def test_a_missing_or_wrong_api_key_is_401(site: RunningSite, api_key: str | None) -> None:
+    """Without the fleet's API key a PUT is 401 ``invalid_api_key`` and changes nothing."""
+    resp = site.put("stripe_publishable_key", PK, api_key=api_key)
+    assert resp.status_code == 401
+    assert resp.json()["error"] == "invalid_api_key"
+    assert resp.json()["success"] is False
+    assert site.get("/api/stripe-pk").status_code == 404
+
+
+@pytest.mark.parametrize("name", ["template_master_api_key", "stripe_other_key", "x" * 300])
+def test_an_unknown_setting_is_404(shared_site: RunningSite, name: str) -> None:
+    """Only the three Stripe settings can be PUT; anything else is 404 ``unknown_setting``."""
+    resp = shared_site.put(name, "whatever")
+    assert resp.status_code == 404
+    assert resp.json()["error"] == "unknown_setting"
+
+
+def test_a_body_over_4_kib_is_413(shared_site: RunningSite) -> None:
+    """A body over 4 KiB is refused with 413 before it is parsed."""
+    resp = shared_site.put("stripe_publishable_key", "pk_test_" + "a" * 5000)
+    assert resp.status_code == 413
+    assert resp.json()["error"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_body_that_is_not_json_is_415(shared_site: RunningSite, content_type: str | None) -> None:
+    """Only a JSON content type is accepted (415 otherwise), even with a JSON-looking body."""
+    headers = {"X-API-Key": API_KEY}
+    if content_type:
+        headers["Content-Type"] = content_type
+    resp = requests.put(f"{shared_site.url}/api/export/settings/stripe_publishable_key",
+                        data=f'{{"value": "{PK}"}}'.encode(), headers=headers, timeout=10)
+    assert resp.status_code == 415
+    assert resp.json()["error"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize("body", [b'{"value": "pk_test_abc"', b"not json", b"[1, 2]", b'"pk"',
+                                  b"\xff\xfe"])
+def test_a_body_that_is_not_a_json_object_is_invalid_json(
+    shared_site: RunningSite, body: bytes
+) -> None:
+    """Malformed JSON, or JSON that is not an object, is 400 ``invalid_json``."""
+    resp = requests.put(f"{shared_site.url}/api/export/settings/stripe_publishable_key", data=body,
+                        headers={"X-API-Key": API_KEY, "Content-Type": "application/json"},
+                        timeout=10)
+    assert resp.status_code == 400
+    assert resp.json()["error"] == "invalid_json"
+
+
+@pytest.mark.parametrize("body", [{}, {"value": None}, {"value": "   "}, {"val": PK}])
+def test_a_body_without_a_value_is_missing_value(shared_site: RunningSite, body: dict) -> None:
+    """A JSON object without a (non-blank) ``value`` is 400 ``missing_value``."""
+    resp = requests.put(f"{shared_site.url}/api/export/settings/stripe_publishable_key", json=body,
+                        headers={"X-API-Key": API_KEY}, timeout=10)
+    assert resp.status_code == 400
+    assert resp.json()["error"] == "missing_value"
+
+
+def test_ten_failed_api_keys_in_a_minute_lock_the_client_out(site: RunningSite) -> None:
+    """After 10 failed API-key attempts, even the right key gets 429 with Retry-After."""
+    for _ in range(10):
+        resp = site.put("stripe_publishable_key", PK, api_key="bad-key-bad-key-bad")
+        assert resp.status_code == 401
+    resp = site.put("stripe_publishable_key", PK)
+    assert resp.status_code == 429
+    assert resp.json()["error"] == "too_many_attempts"
+    assert 1 <= int(resp.headers["Retry-After"]) <= 60
+
+
+def test_successful_api_key_attempts_are_not_counted(site: RunningSite) -> None:
+    """Only failures count towards the lock-out: 15 good requests and 9 bad ones pass."""
+    for _ in range(15):
+        assert site.get("/api/export/settings", api_key=API_KEY).status_code == 200
+    for _ in range(9):
+        assert site.get("/api/export/settings", api_key="bad-key-bad-key-bad").status_code == 401
+    assert site.put("stripe_publishable_key", PK).status_code == 200
+
+
+def test_stripe_pk_is_404_not_configured_before_any_push(site: RunningSite) -> None:
+    """``GET /api/stripe-pk`` before a publishable key is set: 404 ``not_configured``."""
+    resp = site.get("/api/stripe-pk")
+    assert resp.status_code == 404
+    assert resp.json()["error"] == "not_configured"
+
+
+def test_stripe_pk_answers_the_publishable_key_in_the_seed_shape(site: RunningSite) -> None:
+    """Seed 000_: ``{"success": true, "publishable_key": "pk_..."}`` after a push."""
+    site.put("stripe_publishable_key", PK)
+    resp = site.get("/api/stripe-pk")
+    assert resp.status_code == 200
+    assert resp.json() == {"success": True, "publishable_key": PK}
+
+
+@pytest.mark.parametrize(
+    ("values", "environment"),
+    [
+        ({}, None),
+        ({"stripe_publishable_key": "pk_live_A1"}, "live"),
+        ({"stripe_publishable_key": "pk_test_A1", "stripe_secret_key": "sk_test_B2"}, "test"),
+        ({"stripe_publishable_key": "pk_live_A1", "stripe_secret_key": "sk_test_B2"}, "mixed"),
+    ],
+)
+def test_health_stripe_reports_what_is_configured_and_the_mode(
+    site: RunningSite, values: dict[str, str], environment: str | None
+) -> None:
+    """``/api/health/stripe`` says which settings are set and test/live/mixed/null."""
+    for setting, value in values.items():
+        assert site.put(setting, value).status_code == 200
+    assert site.get("/api/health/stripe").json() == {
+        "success": True,
+        "secret_key_configured": "stripe_secret_key" in values,
+        "publishable_key_configured": "stripe_publishable_key" in values,
+        "webhook_secret_configured": False,
+        "environment": environment,
+    }
+
+
+def test_export_settings_needs_the_api_key(site: RunningSite) -> None:
+    """``GET /api/export/settings`` without ``X-API-Key`` is 401."""
+    assert site.get("/api/export/settings").status_code == 401
+    assert site.get("/api/export/settings/stripe_secret_key").status_code == 401
+
+
+def test_export_settings_describes_each_setting_without_its_value(site: RunningSite) -> None:
+    """Each setting: configured, fingerprint, masked, updated_at (UTC ISO 8601), version."""
+    site.put("stripe_secret_key", SK)
+    site.put("stripe_secret_key", "sk_live_NewKey0000wxyz")
+    settings = site.get("/api/export/settings", api_key=API_KEY).json()["settings"]
+    assert set(settings) == set(VALID)
+    secret = settings["stripe_secret_key"]
+    assert secret["configured"] is True
+    assert secret["fingerprint"] == fingerprint("sk_live_NewKey0000wxyz")
+    assert secret["masked"] == "sk_live_...wxyz"
+    assert secret["version"] == 2
+    assert secret["updated_at"].endswith("Z")
+    assert settings["stripe_webhook_secret"] == {
+        "configured": False, "fingerprint": None, "masked": None, "updated_at": None,
+        "version": 0,
+    }
+
+
+def test_export_of_one_setting_matches_the_list(site: RunningSite) -> None:
+    """``GET /api/export/settings/<name>`` gives that setting's entry of the list."""
+    site.put("stripe_webhook_secret", WH)
+    one = site.get("/api/export/settings/stripe_webhook_secret", api_key=API_KEY).json()
+    listed = site.get("/api/export/settings", api_key=API_KEY).json()["settings"]
+    assert one.pop("setting") == "stripe_webhook_secret"
+    assert one.pop("success") is True
+    assert one == listed["stripe_webhook_secret"]
+
+
+def test_unknown_api_paths_answer_json_errors(shared_site: RunningSite) -> None:
+    """Every error under /api/ has the error body shape, even Flask's own 404 and 405."""
+    for method, path, status in [("GET", "/api/nope", 404),
+                                 ("POST", "/api/stripe-pk", 405)]:
+        resp = requests.request(method, f"{shared_site.url}{path}", timeout=10)
+        assert resp.status_code == status
+        assert resp.json()["success"] is False
+        assert set(resp.json()) == {"success", "error", "message"}
