@@ -186,8 +186,11 @@ def put_value(name: str, raw: str, *, actor: str, client: str | None = None) -> 
                                updated.version, now)
             break
         current = db.session.execute(
-            sa.select(table.c.version, table.c.updated_at).where(table.c.key == name)
+            sa.select(table.c.fingerprint, table.c.version, table.c.updated_at)
+            .where(table.c.key == name)
         ).one_or_none()
+        if current is not None and current.fingerprint != new_fp:
+            continue  # another writer created or changed it since our UPDATE: again
         if current is not None:
             log.info("setting %s unchanged (fingerprint %s, version %s) by %s",
                      name, new_fp, current.version, actor)
