@@ -220,10 +220,19 @@ def test_export_settings_describes_each_setting_without_its_value(site: RunningS
     assert secret["masked"] == "sk_live_...wxyz"
     assert secret["version"] == 2
     assert secret["updated_at"].endswith("Z")
+    assert "value" not in secret
     assert settings["stripe_webhook_secret"] == {
         "configured": False, "fingerprint": None, "masked": None, "updated_at": None,
         "version": 0,
     }
+
+
+def test_export_settings_shows_the_publishable_key_itself(site: RunningSite) -> None:
+    """The publishable key is public: its entry carries ``value`` (backups restore it)."""
+    site.put("stripe_publishable_key", PK)
+    settings = site.get("/api/export/settings", api_key=API_KEY).json()["settings"]
+    assert settings["stripe_publishable_key"]["value"] == PK
+    assert settings["stripe_publishable_key"]["masked"] == "pk_test_...6789"
 
 
 def test_export_of_one_setting_matches_the_list(site: RunningSite) -> None:

@@ -49,9 +49,11 @@ class UnknownSetting(KeyError):
 
 @dataclass(frozen=True)
 class SettingState:
-    """What may be shown of a setting: never its value, unless it is the publishable key.
+    """What may be shown of a setting: never a secret's value.
 
-    ``updated_at`` is UTC; ``version`` is 0 when the setting was never set.
+    ``updated_at`` is UTC; ``version`` is 0 when the setting was never set; ``value``
+    is the value itself for a public setting (the publishable key, which backups
+    restore), always None for a secret.
     """
 
     name: str
@@ -60,16 +62,21 @@ class SettingState:
     masked: str | None
     updated_at: dt.datetime | None
     version: int
+    value: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """``{"configured", "fingerprint", "masked", "updated_at" (ISO 8601 UTC), "version"}``."""
-        return {
+        """``{"configured", "fingerprint", "masked", "updated_at" (ISO 8601 UTC), "version"}``
+        plus ``"value"`` for the publishable key."""
+        body: dict[str, Any] = {
             "configured": self.configured,
             "fingerprint": self.fingerprint,
             "masked": self.masked,
             "updated_at": iso_utc(self.updated_at),
             "version": self.version,
         }
+        if not is_secret(self.name):
+            body["value"] = self.value
+        return body
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,8 @@ def get_state(name: str) -> SettingState:
     if row is None:
         return SettingState(name, False, None, None, None, 0)
     value = get_value(name) or ""
-    return SettingState(name, True, row.fingerprint, mask(value), row.updated_at, row.version)
+    return SettingState(name, True, row.fingerprint, mask(value), row.updated_at, row.version,
+                        None if is_secret(name) else value)
 
 
 def list_states(names: tuple[str, ...] = STRIPE_SETTINGS) -> dict[str, SettingState]:
