@@ -1,0 +1,91 @@
+"""The sites file: one base URL a line (issue 2, section 3; seed 002_'s ``sites.txt``).
+
+Blank lines and ``#`` comments are ignored; surrounding white space and a trailing
+slash are dropped; a URL listed twice is reported once and pushed once; a line that is
+not an ``http(s)://host[:port][/path]`` URL is an error naming the line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class SitesFileError(ValueError):
+    """The sites file cannot be used; the message names the file and the line."""
+
+
+@dataclass
+class Duplicate:
+    """A URL listed again: where, and where first."""
+
+    url: str
+    line: int
+    first_line: int
+
+
+@dataclass
+class SitesFile:
+    """The URLs of a sites file, in order, each once, and the duplicates dropped."""
+
+    path: Path
+    urls: list[str] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+
+
+def normalize_url(text: str) -> str:
+    """``HTTPS://Shop.Example.fr/`` -> ``https://shop.example.fr``.
+
+    Raises:
+        ValueError: not an http(s) URL with a host, or it carries a query, a fragment,
+            credentials or white space.
+    """
+    if any(c.isspace() for c in text):
+        raise ValueError("contains white space")
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError("has no host")
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError("must be a base URL (no query, fragment or credentials)")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError("has an invalid port") from exc
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
+
+
+def load_sites(path: Path) -> SitesFile:
+    """Read and check a whole sites file (before any request is sent).
+
+    Raises:
+        SitesFileError: unreadable file, a malformed URL (naming the line), or no URL.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SitesFileError(f"{path}: cannot read it ({exc.__class__.__name__})") from exc
+    result = SitesFile(path)
+    first: dict[str, int] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            url = normalize_url(line)
+        except ValueError as exc:
+            raise SitesFileError(f"{path}:{number}: {line!r} is not a site URL: {exc}") from None
+        if url in first:
+            result.duplicates.append(Duplicate(url, number, first[url]))
+            continue
+        first[url] = number
+        result.urls.append(url)
+    if not result.urls:
+        raise SitesFileError(f"{path}: no site URL in it (one base URL a line)")
+    return result
