@@ -1,0 +1,62 @@
+"""The dashboard's app factory (``create_app``); importing this module does nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from stripefleet.common.crypto import SecretBox
+from stripefleet.dashboard.config import load_config
+from stripefleet.dashboard.extensions import csrf, db, login_manager, migrate
+
+MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+
+
+def create_app(config: dict[str, Any] | None = None, *,
+               instance_dir: str | Path | None = None) -> Flask:
+    """Build the dashboard app.
+
+    Args:
+        config: Flask config overrides applied last (tests: ``HUEY_IMMEDIATE``,
+            ``SQLALCHEMY_DATABASE_URI``, ``TEMPLATE_MASTER_API_KEY``, ...).
+        instance_dir: the instance folder; ``DASHBOARD_INSTANCE_DIR`` or
+            ``./instance/dashboard`` by default (``config["INSTANCE_DIR"]`` also works).
+
+    Raises:
+        ConfigError: an unknown or malformed setting (see ``config.py``).
+
+    The schema is not created here: ``ensure_schema`` (Alembic) is called by the CLI
+    commands and the tests' fixtures.
+    """
+    overrides = dict(config or {})
+    folder = instance_dir or overrides.get("INSTANCE_DIR")
+    settings = load_config(folder, overrides)
+    app = Flask(__name__, instance_path=settings["INSTANCE_DIR"])
+    app.config.update(settings)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    app.extensions["stripefleet_box"] = SecretBox(settings["ENCRYPTION_RING"])
+
+    from stripefleet.dashboard import models  # noqa: F401  (every table registered)
+    from stripefleet.dashboard.auth.security import init_security
+    from stripefleet.dashboard.queue import init_queue
+    from stripefleet.dashboard.routes import register_blueprints
+
+    init_security(app)
+    init_queue(app)
+    register_blueprints(app)
+    return app
+
+
+def ensure_schema(app: Flask) -> None:
+    """Apply the Alembic migrations (``flask db upgrade``) to the app's database."""
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade(directory=MIGRATIONS_DIR)
+

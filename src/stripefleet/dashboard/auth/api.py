@@ -1,0 +1,54 @@
+"""JSON API: who am I, users (owners), API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from stripefleet.dashboard.audit import services as audit
+from stripefleet.dashboard.auth import services
+from stripefleet.dashboard.auth.models import User
+from stripefleet.dashboard.auth.security import require_role
+from stripefleet.dashboard.extensions import db
+from stripefleet.dashboard.http import acting_user, json_body, ok
+
+bp = Blueprint("auth_api", __name__, url_prefix="/api")
+
+
+@bp.get("/me")
+@require_role("viewer")
+def me() -> Any:
+    """``{"success": true, "user": {id, email, role, active}}``."""
+    return ok(user=acting_user().as_dict())
+
+
+@bp.get("/users")
+@require_role("owner")
+def list_users() -> Any:
+    """``{"users": [...]}`` (owners)."""
+    rows = db.session.scalars(db.select(User).order_by(User.email)).all()
+    return ok(users=[u.as_dict() for u in rows])
+
+
+@bp.post("/users")
+@require_role("owner")
+def create_user() -> Any:
+    """Body ``{"email", "role", "password"}`` -> 201 ``{"user": ...}`` (owners)."""
+    data = json_body()
+    user = services.create_user(str(data.get("email", "")), str(data.get("role", "")),
+                                str(data.get("password", "")))
+    audit.record("user.create", subject=user.email, details={"role": user.role})
+    db.session.commit()
+    return ok(201, user=user.as_dict())
+
+
+@bp.post("/tokens")
+@require_role("viewer")
+def create_token() -> Any:
+    """A new API token for the caller -> 201 ``{"token": "sfd_..."}``, shown once."""
+    user = acting_user()
+    row, token = services.create_token(user)
+    audit.record("token.create", subject=user.email, details={"prefix": row.prefix})
+    db.session.commit()
+    return ok(201, token=token, prefix=row.prefix)

@@ -1,0 +1,130 @@
+"""Users, passwords (argon2id), lockout and API tokens.
+
+Passwords are hashed with argon2-cffi's ``PasswordHasher`` (argon2id, its defaults
+follow RFC 9106). API tokens are 256-bit random strings shown once; only their SHA-256
+is stored (a token is high-entropy, so a fast hash is enough to make a leaked table
+useless).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from sqlalchemy import select
+
+from stripefleet.dashboard.auth.models import ROLES, ApiToken, User
+from stripefleet.dashboard.errors import Conflict, DashboardError
+from stripefleet.dashboard.extensions import db, utcnow
+
+TOKEN_PREFIX = "sfd_"
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_hasher = PasswordHasher()
+#: Verified against when the email is unknown, so that timing does not reveal accounts.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class LoginFailed(DashboardError):
+    """Wrong email or password (one message for both), or the account is locked."""
+
+    status = 401
+
+
+def normalize_email(email: str) -> str:
+    """Trim and lower-case; raises DashboardError ``invalid_email`` when malformed."""
+    value = (email or "").strip().lower()
+    if not _EMAIL.fullmatch(value) or len(value) > 254:
+        raise DashboardError("invalid_email", "Give a valid email address.")
+    return value
+
+
+def create_user(email: str, role: str, password: str) -> User:
+    """Create a user (flushes).
+
+    Raises:
+        DashboardError: ``invalid_email``, ``invalid_role`` (not viewer, operator or
+            owner), ``weak_password`` (fewer than 12 characters).
+        Conflict: ``user_exists``.
+    """
+    email = normalize_email(email)
+    if role not in ROLES:
+        raise DashboardError("invalid_role", f"The role must be one of {', '.join(ROLES)}.")
+    if len(password or "") < 12:
+        raise DashboardError("weak_password", "The password needs at least 12 characters.")
+    if db.session.scalar(select(User).where(User.email == email)):
+        raise Conflict("user_exists", f"A user with the email {email} already exists.")
+    user = User(email=email, role=role, password_hash=_hasher.hash(password))
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def get_user_by_email(email: str) -> User | None:
+    """The user with this email (case-insensitive), or None."""
+    return db.session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def authenticate(email: str, password: str) -> User:
+    """Check a login; count failures and lock the account after too many (flushes).
+
+    After ``LOCKOUT_ATTEMPTS`` consecutive failures the account is locked for
+    ``LOCKOUT_MINUTES``; while locked even the right password is refused.
+
+    Raises:
+        LoginFailed: ``invalid_credentials`` or ``account_locked`` (status 429 then).
+    """
+    user = get_user_by_email(email or "")
+    if user is None or not user.active:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY_HASH, password or "x")
+        raise LoginFailed("invalid_credentials", "Wrong email or password.")
+    now = utcnow()
+    if user.locked_until and user.locked_until > now:
+        raise LoginFailed("account_locked",
+                          "Too many failed logins: this account is locked for now; "
+                          "try again later or ask an owner.", status=429)
+    try:
+        _hasher.verify(user.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        user.failed_logins = (user.failed_logins or 0) + 1
+        if user.failed_logins >= current_app.config["LOCKOUT_ATTEMPTS"]:
+            user.locked_until = now + timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
+            user.failed_logins = 0
+        db.session.flush()
+        raise LoginFailed("invalid_credentials", "Wrong email or password.") from None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    db.session.flush()
+    return user
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(user: User) -> tuple[ApiToken, str]:
+    """A new API token for ``user`` (flushes). Returns the row and the token, shown once."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user=user, token_hash=_hash_token(token), prefix=token[:10])
+    db.session.add(row)
+    db.session.flush()
+    return row, token
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user behind a bearer token, or None (unknown, revoked, inactive)."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
+    if row is None or row.revoked_at is not None or not row.user.active:
+        return None
+    return row.user

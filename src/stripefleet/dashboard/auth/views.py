@@ -1,0 +1,81 @@
+"""Log in, log out, and the owners' users page."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlparse
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+
+from stripefleet.dashboard.audit import services as audit
+from stripefleet.dashboard.auth import services
+from stripefleet.dashboard.auth.models import ROLES, User
+from stripefleet.dashboard.auth.security import require_role
+from stripefleet.dashboard.errors import DashboardError
+from stripefleet.dashboard.extensions import db
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and urlparse(target).netloc == "" and target.startswith("/") \
+            and not target.startswith("//"):
+        return target
+    return url_for("sites.fleet")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """The login form; failures count towards the lockout (audited)."""
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(_safe_next(request.args.get("next")))
+        return render_template("login.html")
+    email = request.form.get("email", "")
+    try:
+        user = services.authenticate(email, request.form.get("password", ""))
+    except services.LoginFailed as exc:
+        audit.record("auth.login", subject=email.strip().lower()[:254], outcome="denied",
+                     actor="anonymous", details={"error": exc.code})
+        db.session.commit()
+        return render_template("login.html", error=exc.message, email=email), exc.status
+    login_user(user)
+    audit.record("auth.login", subject=user.email, actor=user.email)
+    db.session.commit()
+    return redirect(_safe_next(request.args.get("next")))
+
+
+@bp.post("/logout")
+@require_role("viewer")
+def logout() -> Any:
+    """End the session."""
+    audit.record("auth.logout", subject=current_user.email)
+    db.session.commit()
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/users")
+@require_role("owner")
+def users() -> Any:
+    """Every user and the form to add one."""
+    rows = db.session.scalars(db.select(User).order_by(User.email)).all()
+    return render_template("users.html", users=rows, roles=ROLES)
+
+
+@bp.post("/users")
+@require_role("owner")
+def add_user() -> Any:
+    """Create a user from the form."""
+    try:
+        user = services.create_user(request.form.get("email", ""), request.form.get("role", ""),
+                                    request.form.get("password", ""))
+    except DashboardError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("auth.users"))
+    audit.record("user.create", subject=user.email, details={"role": user.role})
+    db.session.commit()
+    flash(f"{user.email} can now log in as {user.role}.", "ok")
+    return redirect(url_for("auth.users"))

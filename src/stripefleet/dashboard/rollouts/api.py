@@ -1,0 +1,106 @@
+"""JSON API of rollouts: create / dry run, get with targets (live progress), start a
+dry run's push, retry failed, roll back, halt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app
+
+from stripefleet.dashboard.auth.security import require_role
+from stripefleet.dashboard.extensions import db
+from stripefleet.dashboard.http import acting_user, json_body, ok
+from stripefleet.dashboard.rollouts import services
+from stripefleet.dashboard.rollouts.models import Rollout
+from stripefleet.dashboard.rollouts.tasks import enqueue_rollout
+
+bp = Blueprint("rollouts_api", __name__, url_prefix="/api/rollouts")
+
+
+def rollout_payload(rollout: Rollout, *, with_targets: bool = True) -> dict[str, Any]:
+    """``{"rollout": ..., "progress": {state: n}, "targets": [...]}`` (no secret)."""
+    db.session.refresh(rollout)
+    payload: dict[str, Any] = {"rollout": rollout.as_dict(),
+                               "progress": services.progress(rollout)}
+    if with_targets:
+        payload["targets"] = [t.as_dict() for t in rollout.targets]
+    return payload
+
+
+def _started(rollout: Rollout) -> Any:
+    rollout_id = rollout.id
+    db.session.commit()
+    enqueue_rollout(rollout)
+    return ok(202, **rollout_payload(services.get_rollout(rollout_id), with_targets=False))
+
+
+@bp.get("")
+@require_role("viewer")
+def list_rollouts() -> Any:
+    """History as JSON; query ``setting``, ``state``, ``kind``."""
+    from flask import request
+
+    rows = services.list_rollouts(setting=request.args.get("setting") or None,
+                                  state=request.args.get("state") or None,
+                                  kind=request.args.get("kind") or None)
+    return ok(rollouts=[r.as_dict() for r in rows])
+
+
+@bp.post("")
+@require_role("operator")
+def create() -> Any:
+    """Body ``{"setting", "value", "targets"?, "options"?, "dry_run"?}`` -> 202.
+
+    ``targets``: ``{"all": true}`` (default), ``{"tag": "prod"}`` or
+    ``{"site_ids": [...]}``; ``options``: concurrency, rate (req/s per site), timeout
+    (s), retries. 403 below the setting's role, 409 ``rollout_in_progress``.
+    """
+    data = json_body()
+    rollout = services.create_rollout(
+        acting_user(), setting=str(data.get("setting", "")), value=data.get("value"),
+        targets=data.get("targets"), options=data.get("options"),
+        dry_run=bool(data.get("dry_run")), chunk_size=current_app.config["CHUNK_SIZE"])
+    return _started(rollout)
+
+
+@bp.get("/<int:rollout_id>")
+@require_role("viewer")
+def get(rollout_id: int) -> Any:
+    """The rollout, its live progress (counts per state) and its targets."""
+    return ok(**rollout_payload(services.get_rollout(rollout_id)))
+
+
+@bp.post("/<int:rollout_id>/start")
+@require_role("operator")
+def start(rollout_id: int) -> Any:
+    """Start the push a finished dry run previewed -> 202 with the new rollout."""
+    rollout = services.start_from_dry_run(acting_user(), rollout_id,
+                                          chunk_size=current_app.config["CHUNK_SIZE"])
+    return _started(rollout)
+
+
+@bp.post("/<int:rollout_id>/retry")
+@require_role("operator")
+def retry(rollout_id: int) -> Any:
+    """Retry the failed, unreachable and skipped targets -> 202 with the new rollout."""
+    rollout = services.retry_failed(acting_user(), rollout_id,
+                                    chunk_size=current_app.config["CHUNK_SIZE"])
+    return _started(rollout)
+
+
+@bp.post("/<int:rollout_id>/rollback")
+@require_role("owner")
+def rollback(rollout_id: int) -> Any:
+    """Push back the values this rollout replaced -> 202 with the rollback rollout."""
+    rollout = services.roll_back(acting_user(), rollout_id,
+                                 chunk_size=current_app.config["CHUNK_SIZE"])
+    return _started(rollout)
+
+
+@bp.post("/<int:rollout_id>/halt")
+@require_role("operator")
+def halt(rollout_id: int) -> Any:
+    """Stop a rollout: pending targets become skipped, the setting's lock is freed."""
+    rollout = services.halt(acting_user(), rollout_id)
+    db.session.commit()
+    return ok(**rollout_payload(rollout, with_targets=False))

@@ -1,0 +1,303 @@
+"""What a worker does with a rollout: claim a chunk's targets, back up, push, record.
+
+The database is the source of truth (issue 5: a worker killed with SIGKILL resumes
+without pushing twice to a finished target):
+
+- :func:`run_chunk` claims the chunk's ``pending`` targets that nobody holds (or whose
+  holder's lease expired) with one conditional UPDATE, so two workers never hold the
+  same target; a heartbeat renews the lease while the engine runs.
+- each target's result is written (and committed) as it finishes, only while this
+  worker still holds it; a finished target is never claimed again.
+- a target claimed a second time (its first worker died with it in flight) is read
+  first: when it already holds the value, it is recorded without a second PUT.
+- :func:`resume` (run at worker start-up and every minute) re-queues the chunks whose
+  pending targets nobody holds, and :func:`finish` closes a rollout once no target is
+  pending (one conditional UPDATE: exactly one worker writes the recap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, or_, select, update
+
+from stripefleet.common.keys import PUBLISHABLE_KEY, fingerprint, mask
+from stripefleet.dashboard.audit import services as audit
+from stripefleet.dashboard.extensions import db, get_box, utcnow
+from stripefleet.dashboard.rollouts import engine_adapter as engine
+from stripefleet.dashboard.rollouts.models import (
+    FAILED_TARGET_STATES,
+    FINISHED_STATES,
+    PushedValue,
+    Rollout,
+    RolloutTarget,
+)
+from stripefleet.dashboard.sites.models import Site
+from stripefleet.dashboard.sites.services import api_key_for, note_observed
+from stripefleet.propagation.types import RECAP_STATES
+
+log = logging.getLogger(__name__)
+
+
+def _claim(rollout_id: int, chunk: int, token: str, lease: int) -> list[RolloutTarget]:
+    now = utcnow()
+    db.session.execute(
+        update(RolloutTarget)
+        .where(RolloutTarget.rollout_id == rollout_id, RolloutTarget.chunk == chunk,
+               RolloutTarget.state == "pending",
+               or_(RolloutTarget.lease_until.is_(None), RolloutTarget.lease_until < now))
+        .values(claim_token=token, lease_until=now + timedelta(seconds=lease),
+                claims=RolloutTarget.claims + 1)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return list(db.session.scalars(
+        select(RolloutTarget).where(RolloutTarget.claim_token == token,
+                                    RolloutTarget.state == "pending")
+        .order_by(RolloutTarget.id)))
+
+
+class _ChunkRun:
+    """One claimed chunk on its way through the engine (one worker, one thread)."""
+
+    def __init__(self, rollout: Rollout, rows: list[RolloutTarget], token: str,
+                 lease: int) -> None:
+        self.rollout = rollout
+        self.rollout_id = rollout.id
+        self.setting = rollout.setting
+        self.kind = rollout.kind
+        self.token = token
+        self.lease = lease
+        box = get_box()
+        self.value = box.decrypt(rollout.value_enc) if rollout.value_enc else None
+        self.rows = {row.url: row.id for row in rows}
+        self.values: dict[str, str] = {}
+        self.targets: dict[str, engine.Target] = {}
+        self.site_ids = {row.url: row.site_id for row in rows}
+        for row in rows:
+            site = db.session.get(Site, row.site_id) if row.site_id else None
+            if site is None:
+                self._write(row.url, state="skipped", error="site_deleted")
+                continue
+            self.targets[row.url] = engine.Target(url=row.url, api_key=api_key_for(site),
+                                                  name=row.name)
+            if row.value_enc:
+                self.values[row.url] = box.decrypt(row.value_enc)
+        self.backed_up: set[str] = set()
+        self.resumed = {row.url for row in rows if row.claims > 1}
+        self.need_backup = {row.url for row in rows if not row.backup_taken}
+        self.options = engine.make_options(
+            rollout.options or {}, dry_run=self.kind == "dry_run",
+            backoff_base=current_app.config["ENGINE_BACKOFF"])
+
+    def value_for(self, url: str) -> str:
+        return self.values.get(url) or self.value or ""
+
+    def _write(self, url: str, **fields: Any) -> bool:
+        """Record a finished target if this worker still holds it; commit."""
+        fields.setdefault("finished_at", utcnow())
+        result = db.session.execute(
+            update(RolloutTarget)
+            .where(RolloutTarget.id == self.rows[url], RolloutTarget.claim_token == self.token,
+                   RolloutTarget.state == "pending")
+            .values(**fields).execution_options(synchronize_session=False))
+        written = bool(result.rowcount)  # type: ignore[attr-defined]
+        state = fields.get("state")
+        if written and self.kind != "dry_run" and state in ("changed", "ok", "rolled_back"):
+            value = self.value_for(url)
+            site_id = self.site_ids.get(url)
+            if site_id is not None and value:
+                db.session.add(PushedValue(site_id=site_id, setting=self.setting,
+                                           value_enc=get_box().encrypt(value),
+                                           fingerprint=fingerprint(value),
+                                           rollout_id=self.rollout_id))
+                note_observed(site_id, self.setting, value)
+        db.session.commit()
+        self.targets.pop(url, None)
+        return written
+
+    def on_result(self, result: engine.TargetResult) -> None:
+        if result.url not in self.rows:
+            return
+        state = result.state.value
+        if self.kind == "rollback" and state == "changed":
+            state = "rolled_back"
+        fields: dict[str, Any] = {
+            "state": state, "http_status": result.http_status, "attempts": result.attempts,
+            "latency_ms": result.latency_ms, "error": result.error,
+            "message": (result.message or "")[:500] or None,
+            "fingerprint_after": result.fingerprint_after,
+            "masked_after": result.masked_after, "verified": result.verified,
+        }
+        if result.url in self.need_backup and result.url not in self.backed_up:
+            fields["fingerprint_before"] = result.fingerprint_before
+            fields["masked_before"] = result.masked_before
+        self._write(result.url, **fields)
+
+    def on_snapshot(self, snap: engine.SiteSnapshot) -> None:
+        """Backup (before any PUT) and the resumed targets' read."""
+        url = snap.url
+        if url not in self.rows or not snap.ok:
+            return
+        entry = snap.settings.get(self.setting) or {}
+        current = entry.get("fingerprint") if entry.get("configured") else None
+        value = self.value_for(url)
+        done = url in self.resumed and bool(value) and current == fingerprint(value)
+        if url in self.need_backup and not done:
+            fields: dict[str, Any] = {"backup_taken": True, "fingerprint_before": current,
+                                      "masked_before": entry.get("masked")}
+            if self.setting == PUBLISHABLE_KEY and entry.get("value"):
+                fields["backup_value_enc"] = get_box().encrypt(str(entry["value"]))
+            db.session.execute(
+                update(RolloutTarget).where(RolloutTarget.id == self.rows[url],
+                                            RolloutTarget.claim_token == self.token)
+                .values(**fields).execution_options(synchronize_session=False))
+            db.session.commit()
+            self.backed_up.add(url)
+        if done:
+            taken, before = db.session.execute(
+                select(RolloutTarget.backup_taken, RolloutTarget.fingerprint_before)
+                .where(RolloutTarget.id == self.rows[url])).one()
+            state = ("ok" if taken and before == current
+                     else "rolled_back" if self.kind == "rollback" else "changed")
+            self._write(url, state=state, http_status=snap.http_status, verified=True,
+                        fingerprint_after=current, masked_after=mask(value),
+                        message="Resumed after a worker stopped: the value was already "
+                                "in place, so it was not pushed again.")
+
+    async def heartbeat(self) -> None:
+        interval = max(self.lease / 3.0, 0.2)
+        while True:
+            await asyncio.sleep(interval)
+            db.session.execute(
+                update(RolloutTarget)
+                .where(RolloutTarget.claim_token == self.token,
+                       RolloutTarget.state == "pending")
+                .values(lease_until=utcnow() + timedelta(seconds=self.lease))
+                .execution_options(synchronize_session=False))
+            db.session.commit()
+
+    async def run(self) -> None:
+        beat = asyncio.create_task(self.heartbeat())
+        try:
+            if self.kind != "dry_run":
+                reads = [t for url, t in self.targets.items()
+                         if url in self.resumed
+                         or (url in self.need_backup and self.kind in ("push", "retry"))]
+                if reads:
+                    await engine.read(reads, options=self.options, on_snapshot=self.on_snapshot)
+            remaining = list(self.targets.values())
+            if not remaining:
+                return
+            if self.kind == "rollback":
+                await engine.push_values(((t, self.value_for(t.url)) for t in remaining),
+                                         self.setting, options=self.options,
+                                         on_result=self.on_result)
+            else:
+                await engine.push(remaining, self.setting, self.value or "",
+                                  options=self.options, on_result=self.on_result)
+        finally:
+            beat.cancel()
+
+
+def run_chunk(rollout_id: int, chunk: int) -> int:
+    """Run one chunk of a rollout in this worker; returns the targets it claimed.
+
+    Commits after each target's result (live progress). Safe to call twice for the same
+    chunk, from any number of workers: only unclaimed (or expired) pending targets run.
+    """
+    rollout = db.session.get(Rollout, rollout_id)
+    if rollout is None or rollout.state in FINISHED_STATES:
+        return 0
+    db.session.execute(
+        update(Rollout).where(Rollout.id == rollout_id, Rollout.state == "pending")
+        .values(state="running", started_at=utcnow())
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    token = uuid.uuid4().hex
+    lease = int(current_app.config["LEASE_SECONDS"])
+    rows = _claim(rollout_id, chunk, token, lease)
+    if rows:
+        log.info("rollout %s chunk %s: %d targets claimed", rollout_id, chunk, len(rows))
+        asyncio.run(_ChunkRun(rollout, rows, token, lease).run())
+    finish(rollout_id)
+    return len(rows)
+
+
+def finish(rollout_id: int, *, halted: bool = False) -> bool:
+    """Close the rollout when no target is pending: recap, state, lock released.
+
+    Returns True when this call closed it (exactly one caller does). Commits.
+    """
+    pending = db.session.scalar(
+        select(func.count()).select_from(RolloutTarget)
+        .where(RolloutTarget.rollout_id == rollout_id, RolloutTarget.state == "pending"))
+    if pending:
+        return False
+    counts = dict.fromkeys(RECAP_STATES, 0)
+    for state, count in db.session.execute(
+            select(RolloutTarget.state, func.count())
+            .where(RolloutTarget.rollout_id == rollout_id).group_by(RolloutTarget.state)):
+        counts[state] = count
+    bad = sum(counts.get(s, 0) for s in FAILED_TARGET_STATES)
+    good = sum(counts.values()) - bad
+    state = ("halted" if halted else "succeeded" if bad == 0
+             else "failed" if good == 0 else "partially_failed")
+    result = db.session.execute(
+        update(Rollout).where(Rollout.id == rollout_id,
+                              Rollout.state.in_(("pending", "running")))
+        .values(state=state, recap=counts, finished_at=utcnow(), lock_setting=None)
+        .execution_options(synchronize_session=False))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        db.session.rollback()
+        return False
+    rollout = db.session.get(Rollout, rollout_id)
+    db.session.refresh(rollout)
+    if rollout is not None and rollout.kind == "rollback" and counts.get("rolled_back"):
+        parent = db.session.get(Rollout, rollout.parent_id)
+        if parent is not None:
+            parent.state = "rolled_back"
+    audit.record("rollout.finish", subject=f"rollout:{rollout_id}", actor="system",
+                 details={"state": state, "recap": counts})
+    db.session.commit()
+    return True
+
+
+def resume() -> float | None:
+    """Re-queue every chunk with pending targets that nobody holds; close finished ones.
+
+    Returns:
+        Seconds until the earliest live lease expires (call again then), or None.
+    """
+    from stripefleet.dashboard.queue import task
+
+    now = utcnow()
+    open_ids = list(db.session.scalars(
+        select(Rollout.id).where(Rollout.state.in_(("pending", "running")))))
+    wait: float | None = None
+    for rollout_id in open_ids:
+        if finish(rollout_id):
+            continue
+        rows = db.session.execute(
+            select(RolloutTarget.chunk, func.min(RolloutTarget.lease_until),
+                   func.max(RolloutTarget.lease_until))
+            .where(RolloutTarget.rollout_id == rollout_id, RolloutTarget.state == "pending")
+            .group_by(RolloutTarget.chunk)).all()
+        for chunk, _earliest, latest in rows:
+            unheld = db.session.scalar(
+                select(func.count()).select_from(RolloutTarget)
+                .where(RolloutTarget.rollout_id == rollout_id, RolloutTarget.chunk == chunk,
+                       RolloutTarget.state == "pending",
+                       or_(RolloutTarget.lease_until.is_(None),
+                           RolloutTarget.lease_until < now)))
+            if unheld:
+                task("run_chunk")(rollout_id, chunk)
+            if latest is not None and latest >= now:
+                seconds = (latest - now).total_seconds() + 0.5
+                wait = seconds if wait is None else min(wait, seconds)
+    db.session.commit()
+    return wait

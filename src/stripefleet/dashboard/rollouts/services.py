@@ -1,0 +1,368 @@
+"""Rollouts: create (or dry run), start from a dry run, retry failed, roll back, list.
+
+Rules (issue 5): an ``operator`` runs publishable-key rollouts, dry runs and retries;
+only an ``owner`` pushes secret keys, webhook secrets and the fleet's API key, and rolls
+back. One push per setting runs at a time (``Rollout.lock_setting`` is unique): a
+second one is refused with 409 ``rollout_in_progress``. Services flush; the caller
+commits, then calls :func:`enqueue_rollout`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from stripefleet.common.keys import (
+    PUBLISHABLE_KEY,
+    InvalidValue,
+    fingerprint,
+    is_secret,
+    mask,
+    normalize_value,
+)
+from stripefleet.dashboard.audit import services as audit
+from stripefleet.dashboard.auth.models import User
+from stripefleet.dashboard.errors import Conflict, DashboardError, Forbidden, NotFound
+from stripefleet.dashboard.extensions import db, get_box
+from stripefleet.dashboard.rollouts.models import (
+    FAILED_TARGET_STATES,
+    FINISHED_STATES,
+    PushedValue,
+    Rollout,
+    RolloutTarget,
+)
+from stripefleet.dashboard.sites.models import Site
+from stripefleet.dashboard.sites.services import api_key_for, known_setting, select_sites
+
+#: Engine options a rollout form may set: name -> (type, minimum, maximum, default).
+OPTION_LIMITS: dict[str, tuple[type, float, float, float]] = {
+    "concurrency": (int, 1, 500, 10),
+    "rate": (float, 0.1, 100, 5.0),
+    "timeout": (float, 0.5, 120, 8.0),
+    "retries": (int, 0, 10, 3),
+}
+
+
+def required_role(setting: str) -> str:
+    """``owner`` for secret settings (and the fleet API key), ``operator`` otherwise."""
+    return "owner" if is_secret(setting) else "operator"
+
+
+def check_may_push(user: User, setting: str) -> None:
+    """Raise Forbidden ``forbidden`` when ``user`` may not push ``setting``."""
+    needed = required_role(setting)
+    if not user.has_role(needed):
+        from stripefleet.dashboard.auth.security import deny
+
+        raise deny(needed, f"Pushing {setting} needs the {needed} role; you are {user.role}.")
+
+
+def parse_options(raw: dict[str, Any] | None) -> dict[str, Any]:
+    """Validated engine options with defaults (seconds, requests per second).
+
+    Raises:
+        DashboardError: ``invalid_option`` naming the option and its range.
+    """
+    raw = dict(raw or {})
+    options: dict[str, Any] = {}
+    for name, (kind, low, high, default) in OPTION_LIMITS.items():
+        value = raw.pop(name, None)
+        if value in (None, ""):
+            options[name] = kind(default)
+            continue
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise DashboardError("invalid_option", f"{name} must be a number.") from None
+        if not low <= number <= high:
+            raise DashboardError("invalid_option", f"{name} must be between {low} and {high}.")
+        options[name] = number
+    if raw:
+        raise DashboardError("invalid_option", f"Unknown option(s): {', '.join(sorted(raw))}.")
+    return options
+
+
+def _value(setting: str, raw: Any) -> str:
+    if not isinstance(raw, str) or not raw.strip():
+        raise DashboardError("missing_value", "Give the value to push.")
+    try:
+        return normalize_value(setting, raw)
+    except InvalidValue as exc:
+        raise DashboardError(exc.code, str(exc)) from None
+
+
+def _new_rollout(user: User | None, *, kind: str, setting: str, value: str | None,
+                 options: dict[str, Any], selection: dict[str, Any],
+                 parent: Rollout | None = None) -> Rollout:
+    if kind != "dry_run":
+        running = db.session.scalar(select(Rollout).where(Rollout.lock_setting == setting))
+        if running is not None:
+            raise Conflict("rollout_in_progress",
+                           f"Rollout #{running.id} of {setting} is still running; wait for "
+                           "it to finish (one rollout per setting at a time).")
+    rollout = Rollout(
+        kind=kind, setting=setting, options=options, selection=selection,
+        parent_id=parent.id if parent else None,
+        created_by=user.email if user else "system", state="pending",
+        lock_setting=None if kind == "dry_run" else setting,
+    )
+    if value is not None:
+        rollout.value_enc = get_box().encrypt(value)
+        rollout.value_fingerprint = fingerprint(value)
+        rollout.value_masked = mask(value)
+    db.session.add(rollout)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("rollout_in_progress",
+                       f"A rollout of {setting} is already running.") from None
+    return rollout
+
+
+def _add_targets(rollout: Rollout, rows: list[RolloutTarget], chunk_size: int) -> None:
+    for index, row in enumerate(rows):
+        row.rollout_id = rollout.id
+        row.chunk = index // chunk_size
+        db.session.add(row)
+    rollout.total = len(rows)
+    rollout.chunk_count = (len(rows) + chunk_size - 1) // chunk_size if rows else 0
+    db.session.flush()
+
+
+def _target_for(site: Site) -> RolloutTarget:
+    api_key_for(site)  # refuses at creation when no key can reach the site
+    return RolloutTarget(site_id=site.id, url=site.url, name=site.name)
+
+
+def create_rollout(user: User, *, setting: str, value: Any, targets: dict[str, Any] | None,
+                   options: dict[str, Any] | None = None, dry_run: bool = False,
+                   chunk_size: int = 200) -> Rollout:
+    """Create a rollout (or a dry run) of ``setting`` = ``value`` to the chosen sites.
+
+    Args:
+        user: who starts it (role checked: see the module docstring).
+        setting: one of ``common.keys.SETTINGS``.
+        value: the value in clear (validated with ``normalize_value``, seed 002_'s
+            formats); stored encrypted, shown masked.
+        targets: ``{"all": true}``, ``{"tag": T}`` or ``{"site_ids": [...]}``.
+        options: engine options (``OPTION_LIMITS``).
+        dry_run: only read each site (``ok`` / ``would_change``); takes no lock.
+        chunk_size: targets per Huey task.
+
+    Raises:
+        DashboardError: ``unknown_setting``, ``missing_value``, a format code
+            (``invalid_publishable_key_format``...), ``invalid_option``,
+            ``invalid_targets``, ``no_targets``, ``missing_api_key``.
+        Forbidden: the role does not allow this setting.
+        Conflict: ``rollout_in_progress``.
+    """
+    known_setting(setting)
+    check_may_push(user, setting)
+    clean = _value(setting, value)
+    opts = parse_options(options)
+    selection = dict(targets or {"all": True})
+    sites = select_sites(selection)
+    rows = [_target_for(site) for site in sites]
+    rollout = _new_rollout(user, kind="dry_run" if dry_run else "push", setting=setting,
+                           value=clean, options=opts, selection=selection)
+    _add_targets(rollout, rows, chunk_size)
+    audit.record("rollout.dry_run" if dry_run else "rollout.create",
+                 subject=f"rollout:{rollout.id}",
+                 details={"setting": setting, "value_fingerprint": rollout.value_fingerprint,
+                          "targets": len(rows), "selection": selection})
+    return rollout
+
+
+def get_rollout(rollout_id: int) -> Rollout:
+    """The rollout, or NotFound ``rollout_not_found``."""
+    rollout = db.session.get(Rollout, rollout_id)
+    if rollout is None:
+        raise NotFound("rollout_not_found", f"There is no rollout #{rollout_id}.")
+    return rollout
+
+
+def start_from_dry_run(user: User, dry_run_id: int, *, chunk_size: int = 200) -> Rollout:
+    """Start the push a dry run previewed: same setting, value, sites and options.
+
+    Raises:
+        Conflict: ``not_a_dry_run``, ``dry_run_not_finished``, ``rollout_in_progress``.
+    """
+    dry = get_rollout(dry_run_id)
+    if dry.kind != "dry_run":
+        raise Conflict("not_a_dry_run", f"Rollout #{dry.id} is not a dry run.")
+    if dry.state not in FINISHED_STATES:
+        raise Conflict("dry_run_not_finished", "Wait for the dry run to finish.")
+    check_may_push(user, dry.setting)
+    value = get_box().decrypt(dry.value_enc or "")
+    site_ids = [t.site_id for t in dry.targets if t.site_id is not None]
+    return create_rollout(user, setting=dry.setting, value=value,
+                          targets={"site_ids": site_ids}, options=dry.options,
+                          chunk_size=chunk_size)
+
+
+def retry_failed(user: User, rollout_id: int, *, chunk_size: int = 200) -> Rollout:
+    """A new rollout of the same value to the targets that failed, were unreachable or
+    skipped in ``rollout_id``.
+
+    Raises:
+        Conflict: ``rollout_not_finished``, ``nothing_to_retry``, ``rollout_in_progress``.
+    """
+    parent = get_rollout(rollout_id)
+    check_may_push(user, parent.setting)
+    if parent.state not in FINISHED_STATES:
+        raise Conflict("rollout_not_finished", "Wait for the rollout to finish.")
+    if parent.kind not in ("push", "retry") or not parent.value_enc:
+        raise Conflict("nothing_to_retry", "Only a push or a retry can be retried.")
+    failed = [t for t in parent.targets if t.state in FAILED_TARGET_STATES]
+    if not failed:
+        raise Conflict("nothing_to_retry", f"Rollout #{parent.id} has no failed target.")
+    rows = []
+    for old in failed:
+        site = db.session.get(Site, old.site_id) if old.site_id else None
+        if site is None:
+            continue
+        rows.append(_target_for(site))
+    if not rows:
+        raise Conflict("nothing_to_retry", "The failed targets' sites no longer exist.")
+    rollout = _new_rollout(user, kind="retry", setting=parent.setting, value=None,
+                           options=parent.options, selection={"retry_of": parent.id},
+                           parent=parent)
+    rollout.value_enc = parent.value_enc
+    rollout.value_fingerprint = parent.value_fingerprint
+    rollout.value_masked = parent.value_masked
+    _add_targets(rollout, rows, chunk_size)
+    audit.record("rollout.retry", subject=f"rollout:{rollout.id}",
+                 details={"parent": parent.id, "targets": len(rows),
+                          "value_fingerprint": rollout.value_fingerprint})
+    return rollout
+
+
+def previous_value(target: RolloutTarget, setting: str) -> str | None:
+    """The value ``target``'s site had before the push, in clear, or None if unknown.
+
+    Sources, in order: the backup read before the push (publishable key only: sites
+    show it, secrets never leave a site), then any value the dashboard itself pushed
+    to that site earlier whose fingerprint is the one the site reported before the push.
+    """
+    if target.fingerprint_before is None:
+        return None
+    box = get_box()
+    if target.backup_value_enc:
+        value = box.decrypt(target.backup_value_enc)
+        if fingerprint(value) == target.fingerprint_before:
+            return value
+    if target.site_id is None:
+        return None
+    row = db.session.scalar(
+        select(PushedValue).where(PushedValue.site_id == target.site_id,
+                                  PushedValue.setting == setting,
+                                  PushedValue.fingerprint == target.fingerprint_before)
+        .order_by(PushedValue.id.desc()).limit(1))
+    return box.decrypt(row.value_enc) if row else None
+
+
+def roll_back(user: User, rollout_id: int, *, chunk_size: int = 200) -> Rollout:
+    """Push back, site by site, the values ``rollout_id`` replaced (owner only).
+
+    Targets the rollout ``changed`` are rolled back; those whose previous value is
+    unknown (it was unset, or a secret the dashboard never pushed) are recorded at once
+    as ``skipped`` with error ``no_previous_value``.
+
+    Raises:
+        Forbidden: not an owner.
+        Conflict: ``rollout_not_finished``, ``nothing_to_roll_back``,
+            ``already_rolled_back``, ``rollout_in_progress``.
+    """
+    if not user.has_role("owner"):
+        from stripefleet.dashboard.auth.security import deny
+
+        raise deny("owner", "Rolling back needs the owner role.")
+    parent = get_rollout(rollout_id)
+    if parent.state == "rolled_back":
+        raise Conflict("already_rolled_back", f"Rollout #{parent.id} was already rolled back.")
+    if parent.state not in FINISHED_STATES:
+        raise Conflict("rollout_not_finished", "Wait for the rollout to finish.")
+    changed = [t for t in parent.targets if t.state == "changed"]
+    if parent.kind not in ("push", "retry") or not changed:
+        raise Conflict("nothing_to_roll_back", f"Rollout #{parent.id} changed no site.")
+    rollout = _new_rollout(user, kind="rollback", setting=parent.setting, value=None,
+                           options=parent.options, selection={"rollback_of": parent.id},
+                           parent=parent)
+    box = get_box()
+    rows = []
+    for old in changed:
+        site = db.session.get(Site, old.site_id) if old.site_id else None
+        value = previous_value(old, parent.setting)
+        row = RolloutTarget(site_id=old.site_id, url=old.url, name=old.name)
+        if site is None or value is None:
+            row.state = "skipped"
+            row.error = "no_previous_value"
+            row.message = ("The value before the push is unknown (it was unset, or a secret "
+                           "the dashboard never pushed).")
+        else:
+            api_key_for(site)
+            row.value_enc = box.encrypt(value)
+            row.masked_after = mask(value)
+        rows.append(row)
+    _add_targets(rollout, rows, chunk_size)
+    audit.record("rollout.roll_back", subject=f"rollout:{rollout.id}",
+                 details={"parent": parent.id, "targets": len(rows)})
+    return rollout
+
+
+def halt(user: User, rollout_id: int) -> Rollout:
+    """Stop a rollout: its pending targets become ``skipped``, its lock is released."""
+    rollout = get_rollout(rollout_id)
+    check_may_push(user, rollout.setting)
+    if rollout.state in FINISHED_STATES:
+        raise Conflict("rollout_finished", f"Rollout #{rollout.id} is already finished.")
+    for target in rollout.targets:
+        if target.state == "pending":
+            target.state = "skipped"
+            target.error = "halted"
+    db.session.flush()
+    from stripefleet.dashboard.rollouts.runner import finish
+
+    finish(rollout.id, halted=True)
+    audit.record("rollout.halt", subject=f"rollout:{rollout.id}")
+    return rollout
+
+
+def list_rollouts(*, setting: str | None = None, state: str | None = None,
+                  kind: str | None = None, limit: int = 200) -> list[Rollout]:
+    """History: rollouts newest first, optionally filtered."""
+    query = select(Rollout).order_by(Rollout.id.desc()).limit(limit)
+    if setting:
+        query = query.where(Rollout.setting == setting)
+    if state:
+        query = query.where(Rollout.state == state)
+    if kind:
+        query = query.where(Rollout.kind == kind)
+    return list(db.session.scalars(query))
+
+
+def progress(rollout: Rollout) -> dict[str, int]:
+    """Counts of the rollout's targets per state (live, from the target rows)."""
+    rows = db.session.execute(
+        select(RolloutTarget.state, func.count()).where(RolloutTarget.rollout_id == rollout.id)
+        .group_by(RolloutTarget.state)).all()
+    return {state: count for state, count in rows}
+
+
+def pushable_value(rollout: Rollout) -> str | None:
+    """The rollout's value in clear (for the worker only; never shown)."""
+    return get_box().decrypt(rollout.value_enc) if rollout.value_enc else None
+
+
+def forbid_unless(user: User, role: str, message: str) -> None:
+    """Raise Forbidden unless ``user`` has ``role``."""
+    if not user.has_role(role):
+        raise Forbidden("forbidden", message)
+
+
+__all__ = ["PUBLISHABLE_KEY", "create_rollout", "get_rollout", "halt", "list_rollouts",
+           "parse_options", "previous_value", "progress", "required_role", "retry_failed",
+           "roll_back", "start_from_dry_run"]

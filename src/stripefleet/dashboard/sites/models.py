@@ -1,0 +1,58 @@
+"""Sites of the fleet: base URL, name, tags, API key (encrypted), health and drift."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from stripefleet.dashboard.extensions import db, isoformat, utcnow
+
+ENVIRONMENTS = ("test", "prod")
+
+
+class Site(db.Model):  # type: ignore[name-defined,misc]
+    """One site of the fleet.
+
+    ``api_key_enc`` is the site's own API key encrypted with the instance's key ring, or
+    None to use the fleet's ``TEMPLATE_MASTER_API_KEY``. ``observed`` holds what the last
+    verification read, per setting: ``{"fingerprint", "masked", "configured"}`` (and
+    ``value`` for the publishable key, which is public). ``drift`` lists the settings
+    whose observed fingerprint differs from the one the dashboard last pushed.
+    """
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(500), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    environment: Mapped[str] = mapped_column(String(8), default="test")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    api_key_enc: Mapped[str | None] = mapped_column(Text, default=None)
+    api_key_fingerprint: Mapped[str | None] = mapped_column(String(16), default=None)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    health: Mapped[str] = mapped_column(String(16), default="unknown")
+    health_error: Mapped[str | None] = mapped_column(String(64), default=None)
+    observed: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    drift: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_verified_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def all_tags(self) -> list[str]:
+        """The environment plus the free tags."""
+        return [self.environment, *[t for t in (self.tags or []) if t != self.environment]]
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready; the API key only as its fingerprint."""
+        return {
+            "id": self.id, "url": self.url, "name": self.name,
+            "environment": self.environment, "tags": list(self.tags or []),
+            "enabled": self.enabled, "own_api_key": self.api_key_enc is not None,
+            "api_key_fingerprint": self.api_key_fingerprint,
+            "health": self.health, "health_error": self.health_error,
+            "observed": self.observed or {}, "drift": list(self.drift or []),
+            "last_verified_at": isoformat(self.last_verified_at),
+        }

@@ -1,0 +1,297 @@
+"""The fleet registry: add, edit, disable, import sites; pick targets; drift.
+
+Sites-file format (issue 2, the CLI's): one base URL a line, blank lines and ``#``
+comments ignored, duplicates once. The dashboard also reads optional ``key=value``
+words after the URL: ``name=...``, ``env=test|prod``, ``tags=a,b``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from stripefleet.common.keys import (
+    MASTER_API_KEY,
+    PUBLISHABLE_KEY,
+    SETTINGS,
+    InvalidValue,
+    fingerprint,
+    is_secret,
+    mask,
+    normalize_value,
+)
+from stripefleet.dashboard.errors import Conflict, DashboardError, NotFound
+from stripefleet.dashboard.extensions import db, get_box, utcnow
+from stripefleet.dashboard.sites.models import ENVIRONMENTS, Site
+
+_TAG = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
+
+
+def normalize_url(raw: str) -> str:
+    """A site's base URL without trailing slash.
+
+    Raises:
+        DashboardError: ``invalid_url`` when it is not ``http(s)://host[...]``.
+    """
+    url = (raw or "").strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+        raise DashboardError("invalid_url", "A site URL looks like https://shop.example.fr.")
+    return url
+
+
+def _tags(raw: Any) -> list[str]:
+    if raw is None:
+        return []
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    tags = []
+    for item in items:
+        tag = str(item).strip()
+        if not tag:
+            continue
+        if not _TAG.fullmatch(tag):
+            raise DashboardError("invalid_tag", "Tags are letters, digits, '_', '-' or '.'.")
+        if tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def _environment(raw: Any) -> str:
+    env = str(raw or "test").strip().lower()
+    if env not in ENVIRONMENTS:
+        raise DashboardError("invalid_environment", "The environment is test or prod.")
+    return env
+
+
+def _set_api_key(site: Site, api_key: str | None) -> None:
+    if api_key is None:
+        return
+    if api_key == "":
+        site.api_key_enc = None
+        site.api_key_fingerprint = None
+        return
+    try:
+        value = normalize_value(MASTER_API_KEY, api_key)
+    except InvalidValue as exc:
+        raise DashboardError(exc.code, str(exc)) from None
+    site.api_key_enc = get_box().encrypt(value)
+    site.api_key_fingerprint = fingerprint(value)
+
+
+def get_site(site_id: int) -> Site:
+    """The site, or NotFound ``site_not_found``."""
+    site = db.session.get(Site, site_id)
+    if site is None:
+        raise NotFound("site_not_found", f"There is no site #{site_id}.")
+    return site
+
+
+def list_sites(*, enabled_only: bool = False) -> list[Site]:
+    """Every site, by name."""
+    query = select(Site).order_by(Site.name, Site.id)
+    if enabled_only:
+        query = query.where(Site.enabled.is_(True))
+    return list(db.session.scalars(query))
+
+
+def create_site(url: str, *, name: str | None = None, environment: str | None = None,
+                tags: Any = None, api_key: str | None = None, enabled: bool = True) -> Site:
+    """Register a site (flushes).
+
+    Raises:
+        DashboardError: ``invalid_url``, ``invalid_tag``, ``invalid_environment``,
+            ``invalid_api_key_format``.
+        Conflict: ``site_exists`` (same URL).
+    """
+    url = normalize_url(url)
+    if db.session.scalar(select(Site).where(Site.url == url)):
+        raise Conflict("site_exists", f"{url} is already in the fleet.")
+    site = Site(url=url, name=(name or "").strip()[:200] or url.split("//", 1)[1],
+                environment=_environment(environment), tags=_tags(tags), enabled=enabled)
+    _set_api_key(site, api_key)
+    db.session.add(site)
+    db.session.flush()
+    return site
+
+
+def update_site(site: Site, changes: dict[str, Any]) -> Site:
+    """Apply ``changes`` (name, environment, tags, enabled, api_key: "" = fleet key).
+
+    Raises:
+        DashboardError: as :func:`create_site`, or ``unknown_field``.
+    """
+    allowed = {"name", "environment", "tags", "enabled", "api_key", "url"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise DashboardError("unknown_field", f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    if "url" in changes:
+        url = normalize_url(changes["url"])
+        other = db.session.scalar(select(Site).where(Site.url == url))
+        if other is not None and other.id != site.id:
+            raise Conflict("site_exists", f"{url} is already in the fleet.")
+        site.url = url
+    if "name" in changes and str(changes["name"] or "").strip():
+        site.name = str(changes["name"]).strip()[:200]
+    if "environment" in changes:
+        site.environment = _environment(changes["environment"])
+    if "tags" in changes:
+        site.tags = _tags(changes["tags"])
+    if "enabled" in changes:
+        site.enabled = bool(changes["enabled"])
+    _set_api_key(site, changes.get("api_key"))
+    db.session.flush()
+    return site
+
+
+def parse_sites_file(text: str) -> list[dict[str, Any]]:
+    """Entries of a sites file: ``[{"url", "name", "environment", "tags"}]``.
+
+    Raises:
+        DashboardError: ``invalid_sites_file`` naming the line number.
+    """
+    entries: dict[str, dict[str, Any]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        words = line.split()
+        try:
+            url = normalize_url(words[0])
+            entry: dict[str, Any] = {"url": url}
+            for word in words[1:]:
+                key, sep, value = word.partition("=")
+                if not sep or key not in ("name", "env", "tags"):
+                    raise DashboardError("invalid_url", f"unexpected word {word[:40]!r}")
+                entry[{"env": "environment"}.get(key, key)] = value
+        except DashboardError as exc:
+            raise DashboardError("invalid_sites_file",
+                                 f"Line {number} of the sites file: {exc.message}") from None
+        entries.setdefault(url, entry)
+    return list(entries.values())
+
+
+def import_sites(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Add the sites not yet known; return ``{"added": [urls], "existing": [urls]}``."""
+    added, existing = [], []
+    for entry in entries:
+        url = normalize_url(entry["url"])
+        if db.session.scalar(select(Site).where(Site.url == url)):
+            existing.append(url)
+            continue
+        create_site(url, name=entry.get("name"), environment=entry.get("environment"),
+                    tags=entry.get("tags"))
+        added.append(url)
+    return {"added": added, "existing": existing}
+
+
+def sync_sites_list() -> dict[str, list[str]]:
+    """Register the configured ``TEMPLATE_SITES_LIST`` URLs not yet known (seed 001_)."""
+    urls = current_app.config.get("TEMPLATE_SITES_LIST") or []
+    return import_sites([{"url": url} for url in urls])
+
+
+def api_key_for(site: Site) -> str:
+    """The key to send as ``X-API-Key`` to ``site``: its own, else the fleet's.
+
+    Raises:
+        DashboardError: ``missing_api_key`` when neither exists.
+    """
+    if site.api_key_enc:
+        return get_box().decrypt(site.api_key_enc)
+    key = current_app.config.get("TEMPLATE_MASTER_API_KEY")
+    if not key:
+        raise DashboardError("missing_api_key",
+                             f"{site.url} has no API key and TEMPLATE_MASTER_API_KEY is not set.")
+    return str(key)
+
+
+def select_sites(selection: dict[str, Any]) -> list[Site]:
+    """The enabled sites a rollout targets.
+
+    Args:
+        selection: ``{"all": true}``, ``{"tag": "prod"}`` (environment or tag) or
+            ``{"site_ids": [1, 2]}``.
+
+    Raises:
+        DashboardError: ``invalid_targets`` (bad shape) or ``no_targets`` (empty).
+    """
+    sites = list_sites(enabled_only=True)
+    if selection.get("site_ids") is not None:
+        try:
+            wanted = {int(i) for i in selection["site_ids"]}
+        except (TypeError, ValueError):
+            raise DashboardError("invalid_targets", "site_ids is a list of site ids.") from None
+        sites = [s for s in sites if s.id in wanted]
+    elif selection.get("tag"):
+        tag = str(selection["tag"])
+        sites = [s for s in sites if tag in s.all_tags]
+    elif not selection.get("all", True):
+        raise DashboardError("invalid_targets",
+                             'Targets are {"all": true}, {"tag": T} or {"site_ids": [...]}.')
+    if not sites:
+        raise DashboardError("no_targets", "No enabled site matches these targets.")
+    return sites
+
+
+def known_setting(setting: str) -> str:
+    """``setting`` when it is one of the four, else DashboardError ``unknown_setting``."""
+    if setting not in SETTINGS:
+        raise DashboardError("unknown_setting",
+                             f"The setting is one of {', '.join(SETTINGS)}.")
+    return setting
+
+
+def note_observed(site_id: int, setting: str, value: str) -> None:
+    """Record that ``site_id`` now holds ``value`` for ``setting`` (after a push that
+    was verified): the fleet page's observed fingerprint, drift cleared (flushes)."""
+    site = db.session.get(Site, site_id)
+    if site is None:
+        return
+    observed = dict(site.observed or {})
+    entry: dict[str, Any] = {"configured": True, "fingerprint": fingerprint(value),
+                             "masked": mask(value)}
+    if not is_secret(setting):
+        entry["value"] = value
+    observed[setting] = entry
+    site.observed = observed
+    site.drift = [s for s in (site.drift or []) if s != setting]
+    db.session.flush()
+
+
+def record_snapshot(site: Site, ok: bool, error: str | None,
+                    settings: dict[str, dict[str, Any]], last_pushed: dict[str, str]) -> None:
+    """Store a verification read of ``site``: health, observed settings (fingerprints,
+    masks; the publishable key's value), drift against ``last_pushed`` (setting ->
+    fingerprint the dashboard last pushed). Flushes."""
+    site.last_verified_at = utcnow()
+    if not ok:
+        site.health = "down" if error not in ("invalid_api_key",) else "unauthorized"
+        site.health_error = error
+        db.session.flush()
+        return
+    site.health = "ok"
+    site.health_error = None
+    observed: dict[str, Any] = {}
+    for name, entry in (settings or {}).items():
+        if name not in SETTINGS:
+            continue
+        kept = {k: entry.get(k) for k in ("configured", "fingerprint", "masked", "updated_at")}
+        if name == PUBLISHABLE_KEY and entry.get("value"):
+            kept["value"] = entry["value"]
+        observed[name] = kept
+    site.observed = observed
+    site.drift = sorted(name for name, fp in last_pushed.items()
+                        if (observed.get(name) or {}).get("fingerprint") != fp)
+    db.session.flush()
+
+
+def last_pushed_fingerprints(site_id: int) -> dict[str, str]:
+    """Setting -> fingerprint of the value the dashboard last pushed to ``site_id``."""
+    from stripefleet.dashboard.rollouts.models import PushedValue
+
+    rows = db.session.execute(
+        select(PushedValue.setting, PushedValue.fingerprint)
+        .where(PushedValue.site_id == site_id).order_by(PushedValue.id)).all()
+    return {setting: fp for setting, fp in rows}

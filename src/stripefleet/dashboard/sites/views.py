@@ -1,0 +1,118 @@
+"""Pages of the fleet: the list with health and drift, add, import, edit, disable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from stripefleet.common.keys import SETTINGS
+from stripefleet.dashboard.audit import services as audit
+from stripefleet.dashboard.auth.security import require_role
+from stripefleet.dashboard.errors import DashboardError
+from stripefleet.dashboard.extensions import db
+from stripefleet.dashboard.queue import task
+from stripefleet.dashboard.sites import services
+
+bp = Blueprint("sites", __name__, url_prefix="/sites")
+
+
+@bp.get("")
+@require_role("viewer")
+def fleet() -> Any:
+    """Every site: health, environment, publishable key, fingerprints, drift."""
+    return render_template("sites/fleet.html", sites=services.list_sites(),
+                           settings=list(SETTINGS))
+
+
+@bp.post("")
+@require_role("owner")
+def add() -> Any:
+    """Add one site from the form."""
+    try:
+        site = services.create_site(request.form.get("url", ""),
+                                    name=request.form.get("name") or None,
+                                    environment=request.form.get("environment") or None,
+                                    tags=request.form.get("tags") or None,
+                                    api_key=request.form.get("api_key") or None)
+    except DashboardError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("sites.fleet"))
+    audit.record("site.create", subject=site.url,
+                 details={"api_key_fingerprint": site.api_key_fingerprint})
+    db.session.commit()
+    flash(f"{site.url} added.", "ok")
+    return redirect(url_for("sites.fleet"))
+
+
+@bp.post("/import")
+@require_role("owner")
+def import_file() -> Any:
+    """Import a sites file (uploaded, or pasted in the text area)."""
+    upload = request.files.get("file")
+    text = upload.read().decode("utf-8", "replace") if upload and upload.filename else \
+        request.form.get("text", "")
+    try:
+        result = services.import_sites(services.parse_sites_file(text))
+    except DashboardError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("sites.fleet"))
+    audit.record("site.import", details={"added": len(result["added"]),
+                                         "existing": len(result["existing"])})
+    db.session.commit()
+    flash(f"{len(result['added'])} site(s) added, {len(result['existing'])} already known.",
+          "ok")
+    return redirect(url_for("sites.fleet"))
+
+
+@bp.route("/<int:site_id>/edit", methods=["GET", "POST"])
+@require_role("owner")
+def edit(site_id: int) -> Any:
+    """Edit a site's name, environment, tags, API key, enabled flag."""
+    site = services.get_site(site_id)
+    if request.method == "GET":
+        return render_template("sites/edit.html", site=site)
+    changes: dict[str, Any] = {
+        "name": request.form.get("name", ""), "environment": request.form.get("environment"),
+        "tags": request.form.get("tags", ""), "enabled": bool(request.form.get("enabled")),
+    }
+    if request.form.get("api_key"):
+        changes["api_key"] = request.form["api_key"]
+    if request.form.get("use_fleet_key"):
+        changes["api_key"] = ""
+    try:
+        services.update_site(site, changes)
+    except DashboardError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("sites.edit", site_id=site_id))
+    audit.record("site.update", subject=site.url,
+                 details={"api_key_fingerprint": site.api_key_fingerprint,
+                          "enabled": site.enabled})
+    db.session.commit()
+    flash(f"{site.url} saved.", "ok")
+    return redirect(url_for("sites.fleet"))
+
+
+@bp.post("/<int:site_id>/disable")
+@require_role("owner")
+def disable(site_id: int) -> Any:
+    """Disable a site."""
+    site = services.update_site(services.get_site(site_id), {"enabled": False})
+    audit.record("site.disable", subject=site.url)
+    db.session.commit()
+    flash(f"{site.url} disabled.", "ok")
+    return redirect(url_for("sites.fleet"))
+
+
+@bp.post("/verify")
+@require_role("operator")
+def verify_now() -> Any:
+    """Queue a verification of the fleet now."""
+    audit.record("site.verify")
+    db.session.commit()
+    task("verify_fleet")()
+    flash("Verification queued; the page shows the results once it ran.", "ok")
+    return redirect(url_for("sites.fleet"))
