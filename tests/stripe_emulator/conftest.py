@@ -13,6 +13,7 @@ import contextlib
 import json
 import re
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -254,3 +255,20 @@ def endpoint(client: stripe.StripeClient, receiver: Receiver,
     for endpoint_id in made:
         with contextlib.suppress(stripe.InvalidRequestError):  # the test deleted it
             client.v1.webhook_endpoints.delete(endpoint_id)
+
+
+def wait_deliveries(emulator: RunningEmulator, count: int, timeout: float = 15.0,
+                    **filters: str) -> list[dict[str, Any]]:
+    """Poll the control API until ``count`` attempts matching ``filters`` are recorded.
+
+    The receiver sees a request before the emulator records its answer; this bounded
+    wait closes that gap.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        attempts = emulator.control.deliveries(**filters)
+        if len(attempts) >= count:
+            return attempts
+        assert time.monotonic() < deadline, (
+            f"{len(attempts)} of {count} delivery attempts recorded within {timeout} s")
+        time.sleep(0.02)
