@@ -55,28 +55,42 @@ StartSite = Callable[..., RunningSite]
 
 
 @pytest.fixture
-def start_site(start_stripefleet: Callable[..., ManagedProcess], database_url: str,
-               tmp_path: Path) -> StartSite:
-    """Factory: start a site on this test's database; stopped at teardown.
+def launch_site(start_stripefleet: Callable[..., ManagedProcess],
+                tmp_path: Path) -> Callable[..., RunningSite]:
+    """Factory: start a site on the database ``db_url`` (required); stopped at teardown.
 
-    Keyword arguments: ``api_key`` (TEMPLATE_MASTER_API_KEY, None for none), ``env``
-    (more environment variables), ``instance_dir``, ``database_url``.
+    Keyword arguments: ``db_url``, ``api_key`` (TEMPLATE_MASTER_API_KEY, None for
+    none), ``env`` (more environment variables), ``instance_dir``, ``args`` (more
+    ``site serve`` options).
     """
 
-    def start(*, api_key: str | None = API_KEY, env: dict[str, str] | None = None,
-              instance_dir: Path | None = None, db_url: str | None = None) -> RunningSite:
+    def start(*, db_url: str, api_key: str | None = API_KEY,
+              env: dict[str, str] | None = None, instance_dir: Path | None = None,
+              args: tuple[str, ...] = ()) -> RunningSite:
         port = free_port()
         instance = instance_dir or tmp_path / f"site-{port}"
         url = f"http://127.0.0.1:{port}"
         full_env = {
             "TEMPLATE_MASTER_API_KEY": api_key or "",
-            "DATABASE_URL": db_url or database_url,
+            "DATABASE_URL": db_url,
             "STRIPEFLEET_ENCRYPTION_KEY": "",
             **(env or {}),
         }
         proc = start_stripefleet("site", "serve", "--port", str(port), "--instance-dir",
-                                 str(instance), env=full_env, ready_url=f"{url}/api/health")
-        return RunningSite(url, api_key, instance, db_url or database_url, proc)
+                                 str(instance), *args, env=full_env,
+                                 ready_url=f"{url}/api/health")
+        return RunningSite(url, api_key, instance, db_url, proc)
+
+    return start
+
+
+@pytest.fixture
+def start_site(launch_site: Callable[..., RunningSite], database_url: str) -> StartSite:
+    """Factory: like ``launch_site``, on this test's database (SQLite, then PostgreSQL)."""
+
+    def start(**kwargs: Any) -> RunningSite:
+        kwargs.setdefault("db_url", database_url)
+        return launch_site(**kwargs)
 
     return start
 

@@ -142,7 +142,7 @@ def set_api_key(instance_dir: Path | None) -> None:
     from stripefleet.site.extensions import db
     from stripefleet.site.settings.services import put_value
 
-    raw = click.get_text_stream("stdin").readline()
+    raw = sys.stdin.readline()
     app = build_app(instance_dir)
     with app.app_context():
         try:
