@@ -200,6 +200,13 @@ class Receiver:
         return web.Response(status=status, text="ok")
 
 
+async def landing(request: web.Request) -> web.Response:
+    """A shop's landing page for ``success_url``/``cancel_url`` in browser tests."""
+    name = request.match_info["name"]
+    return web.Response(text=f"<!doctype html><title>{name}</title><h1 id='landing'>{name}</h1>",
+                        content_type="text/html")
+
+
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
     """A webhook receiver on a free loopback port, in a background thread."""
@@ -209,6 +216,7 @@ def receiver() -> Iterator[Receiver]:
     rec.base_url = f"http://127.0.0.1:{port}"
     app = web.Application()
     app.router.add_post("/hooks/{name}", rec.handle)
+    app.router.add_get("/landing/{name}", landing)
     runner = web.AppRunner(app, access_log=None)
     started = threading.Event()
 
