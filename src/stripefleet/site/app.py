@@ -24,7 +24,9 @@ from stripefleet.site.extensions import db, limiter, migrate
 from stripefleet.site.settings.services import SECRET_BOX_EXTENSION
 
 #: The site's domains, in registration order; each module has ``init_app(app)``.
-DOMAINS: tuple[str, ...] = ("stripefleet.site.settings",)
+DOMAINS: tuple[str, ...] = ("stripefleet.site.settings", "stripefleet.site.accounts",
+                            "stripefleet.site.shop", "stripefleet.site.checkout",
+                            "stripefleet.site.webhooks", "stripefleet.site.launch")
 
 #: Largest request body for any endpoint, in bytes; a view may lower it.
 MAX_CONTENT_LENGTH = 1024 * 1024

@@ -21,7 +21,11 @@ from stripefleet.common.crypto import DecryptionError
 from stripefleet.common.keys import MASTER_API_KEY, InvalidValue
 
 #: extra command name -> "module:attribute" (a click command), imported on use.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "products": "stripefleet.site.shop.cli:products",
+    "create-owner": "stripefleet.site.accounts.cli:create_owner",
+    "orders": "stripefleet.site.checkout.cli:orders",
+}
 
 NO_API_KEY = (
     "the site has no API key, so nobody could push settings to it. Set one with the "

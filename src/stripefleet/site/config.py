@@ -86,6 +86,32 @@ def _database_url(raw: str) -> str:
     return value
 
 
+def _reservation_minutes(raw: str) -> int:
+    """Minutes a Checkout Session (and its stock reservation) lives: Stripe accepts 30-1440."""
+    value = _non_negative_int(raw)
+    if not 30 <= value <= 1440:
+        raise ValueError("must be between 30 and 1440 (Stripe's expires_at bounds)")
+    return value
+
+
+def _http_url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def _launch_plans(raw: str) -> dict[str, int]:
+    """``standard:4900,premium:9900`` -> ``{"standard": 4900, "premium": 9900}`` (cents)."""
+    plans: dict[str, int] = {}
+    for part in raw.split(","):
+        name, _, amount = part.strip().partition(":")
+        if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", name) or not amount.strip().isdigit():
+            raise ValueError("must be name:amount pairs in cents, e.g. standard:4900,premium:9900")
+        plans[name] = int(amount)
+    return plans
+
+
 OPTIONS: tuple[Option, ...] = (
     Option("SITE_INSTANCE_DIR", _text, "instance",
            "the site's instance folder: SQLite database, generated encryption key"),
@@ -105,6 +131,20 @@ OPTIONS: tuple[Option, ...] = (
            "number of reverse proxies in front of the site whose X-Forwarded-For/-Proto "
            "are trusted (rate limiting keys on the client address)"),
     Option("SITE_DEBUG", _bool, False, "Flask debug mode (never in production)"),
+    Option("STRIPE_API_BASE", _http_url, None,
+           "base URL of the Stripe API the SDK calls (the emulator's URL); unset: Stripe's own"),
+    Option("SITE_NAME", _text, "site",
+           "this site's name in its Checkout Sessions' metadata (`site`), to tell its events "
+           "from other sites' on a shared Stripe account"),
+    Option("SITE_GUEST_CHECKOUT", _bool, False,
+           "1: `POST /api/checkout/` and the cart accept customers without an account"),
+    Option("SITE_RESERVATION_MINUTES", _reservation_minutes, 30,
+           "life of a Checkout Session and of its stock reservation, 30-1440 minutes"),
+    Option("SITE_SECRET_KEY", _text, None,
+           "key signing the pages' session cookie; else generated once into "
+           "`<instance>/session.key` (mode 0600)"),
+    Option("SITE_LAUNCH_PLANS", _launch_plans, {"standard": 4900, "premium": 9900},
+           "plans of `POST /saas_launch_site` (seed 002_) with their prices in cents (EUR)"),
 )
 
 #: Flask or extension keys a caller may also pass in ``overrides`` (tests).
@@ -112,7 +152,7 @@ PASS_THROUGH = frozenset({"TESTING", "SERVER_NAME", "RATELIMIT_ENABLED"})
 
 #: Secret options: never shown, even in an error message.
 SECRET_OPTIONS = frozenset({"TEMPLATE_MASTER_API_KEY", "STRIPEFLEET_ENCRYPTION_KEY",
-                            "DATABASE_URL"})
+                            "DATABASE_URL", "SITE_SECRET_KEY"})
 
 
 def load_config(

@@ -6,10 +6,13 @@ Each domain imports what it needs from here (``db`` for models and queries,
 
 from __future__ import annotations
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -21,3 +24,10 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 #: Keys on the client's address (after ProxyFix when SITE_TRUSTED_PROXIES > 0).
 limiter = Limiter(key_func=get_remote_address)
+#: The pages' customer session (issue 4); bound by ``stripefleet.site.accounts``.
+login_manager = LoginManager()
+#: CSRF tokens for the pages' forms; checked only where a page view calls ``csrf.protect()``
+#: (``WTF_CSRF_CHECK_DEFAULT`` is off: the JSON API authenticates with headers, not cookies).
+csrf = CSRFProtect()
+#: French pages (issue 4); bound by ``stripefleet.site.shop``.
+babel = Babel()

@@ -1,0 +1,56 @@
+"""``POST /api/auth/register`` and ``POST /api/auth/login`` (issue 4, "Customer accounts").
+
+Both answer ``{"success": true, "token": "...", "customer": {"id", "email"}}``; send the
+token as ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+from stripefleet.site.accounts import services
+from stripefleet.site.errors import ApiError
+from stripefleet.site.extensions import db, limiter
+from stripefleet.site.shop.http import json_body
+
+bp = Blueprint("accounts_api", __name__)
+
+
+def _answer(customer: services.Customer, token: str) -> Response:
+    return jsonify(success=True, token=token,
+                   customer={"id": customer.id, "email": customer.email})
+
+
+@bp.post("/api/auth/register")
+@limiter.limit("30 per minute")
+def register() -> tuple[Response, int]:
+    """Create an account: 201 with a token.
+
+    :raise 400: ``invalid_email``, ``invalid_password`` (8+ characters).
+    :raise 409: ``email_taken``.
+    """
+    body = json_body()
+    try:
+        customer = services.register(body.get("email"), body.get("password"))
+    except services.AccountError as exc:
+        raise ApiError(409 if exc.code == "email_taken" else 400, exc.code, exc.message) from None
+    token = services.issue_token(customer)
+    db.session.commit()
+    return _answer(customer, token), 201
+
+
+@bp.post("/api/auth/login")
+@limiter.limit("10 per minute")
+def login() -> Response:
+    """Log in: 200 with a new token.
+
+    :raise 401: ``invalid_credentials``. :raise 429: more than 10 attempts a minute.
+    """
+    body = json_body()
+    try:
+        customer = services.authenticate(body.get("email"), body.get("password"))
+    except services.AccountError as exc:
+        raise ApiError(401, exc.code, exc.message) from None
+    token = services.issue_token(customer)
+    db.session.commit()
+    return _answer(customer, token)

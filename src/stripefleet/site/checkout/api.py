@@ -1,0 +1,87 @@
+"""``POST /api/checkout/`` and ``GET /api/orders/session/<session_id>/`` (seed 003_).
+
+Checkout answers ``{"success": true, "checkout_url", "session_id", "order_id"}``;
+errors: 400 ``invalid_request``/``product_not_found`` with ``field``, 401
+``authentication_required``/``invalid_token``, 409 ``out_of_stock`` with ``items``,
+503 ``stripe_not_configured``, 502 ``stripe_unavailable``/``stripe_auth_failed``/
+``stripe_rejected``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from stripefleet.site.accounts.auth import bearer_customer, page_customer
+from stripefleet.site.checkout import services
+from stripefleet.site.checkout.flow import run_checkout
+from stripefleet.site.checkout.reservations import OutOfStock
+from stripefleet.site.checkout.stripe_gateway import StripeFailure, StripeNotConfigured
+from stripefleet.site.checkout.validation import CheckoutInvalid, parse_checkout
+from stripefleet.site.errors import ApiError
+from stripefleet.site.extensions import db
+from stripefleet.site.settings.services import match_api_key
+from stripefleet.site.shop.http import json_body
+from stripefleet.site.shop.models import Product
+
+bp = Blueprint("checkout_api", __name__)
+
+
+def out_of_stock_items(exc: OutOfStock) -> list[dict[str, object]]:
+    """``[{"id", "slug", "name", "available"}]`` of the products short of units."""
+    items = []
+    for product_id in exc.product_ids:
+        product = db.session.get(Product, product_id)
+        if product is not None:
+            items.append({"id": product.id, "slug": product.slug, "name": product.name,
+                          "available": product.available})
+    return items
+
+
+@bp.post("/api/checkout/", strict_slashes=False)
+def checkout() -> Response | tuple[Response, int]:
+    """Create a Checkout Session for the cart (seed 003_'s body); see the module doc."""
+    customer = bearer_customer()
+    if customer is None and not current_app.config["SITE_GUEST_CHECKOUT"]:
+        raise ApiError(401, "authentication_required",
+                       "Log in first (POST /api/auth/login) and send Authorization: Bearer "
+                       "<token>.")
+    body = json_body()
+    try:
+        order = run_checkout(parse_checkout(body), customer)
+    except CheckoutInvalid as exc:
+        return jsonify(success=False, error=exc.code, field=exc.field,
+                       message=f"{exc.field} {exc.message}."), 400
+    except OutOfStock as exc:
+        items = out_of_stock_items(exc)
+        names = ", ".join(item["slug"] for item in items)  # type: ignore[misc]
+        return jsonify(success=False, error="out_of_stock", items=items,
+                       message=f"Not enough stock for: {names}."), 409
+    except StripeNotConfigured:
+        raise ApiError(503, "stripe_not_configured",
+                       "This site has no Stripe secret key yet; the fleet must push one.") from None
+    except StripeFailure as exc:
+        raise ApiError(502, exc.code, exc.message) from None
+    return jsonify(success=True, checkout_url=order.checkout_url,
+                   session_id=order.stripe_session_id, order_id=order.id)
+
+
+@bp.get("/api/orders/session/<session_id>/", strict_slashes=False)
+def order_by_session(session_id: str) -> Response:
+    """The order behind a Checkout Session: ``{"success": true, "order": {...}}``.
+
+    Only to its customer (bearer token or page session) or with the site's API key.
+
+    :raise 404: ``order_not_found`` (also when the caller may not see it).
+    """
+    order = services.order_by_session(session_id)
+    allowed = False
+    if order is not None:
+        if match_api_key(request.headers.get("X-API-Key")) is not None:
+            allowed = True
+        else:
+            customer = bearer_customer() or page_customer()
+            allowed = customer is not None and (customer.id == order.customer_id
+                                                or customer.is_owner)
+    if order is None or not allowed:
+        raise ApiError(404, "order_not_found", "No order of yours has this session id.")
+    return jsonify(success=True, order=services.order_json(order))

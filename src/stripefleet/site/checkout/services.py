@@ -1,0 +1,200 @@
+"""Orders: open one with its lines and reservation, attach its Checkout Session, fail,
+expire, and read it back (issue 4, "Checkout"; DESIGN.md section 5).
+
+Services only flush. ``POST /api/checkout/`` commits twice on purpose: once after the
+reservation (so the stock is held, visibly to every worker, before Stripe is called and
+no product row stays locked during the call), once after the Stripe answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from stripefleet.site.accounts.models import Customer
+from stripefleet.site.accounts.services import EMAIL
+from stripefleet.site.checkout import reservations
+from stripefleet.site.checkout.models import (
+    EXPIRED,
+    FAILED,
+    PENDING,
+    STATUS_MOVES,
+    Order,
+    OrderLine,
+)
+from stripefleet.site.checkout.validation import CheckoutInvalid, CheckoutRequest
+from stripefleet.site.db import iso_utc, utcnow
+from stripefleet.site.extensions import db
+from stripefleet.site.shop.models import EQUIPMENT
+from stripefleet.site.shop.services import find_product
+
+log = logging.getLogger(__name__)
+_orders = Order.__table__
+
+
+def price_lines(request: CheckoutRequest) -> list[OrderLine]:
+    """The order's lines, priced from the catalogue (never from the client).
+
+    Product: price x quantity. Equipment: daily rate x quantity x days (issue 4).
+
+    Raises:
+        CheckoutInvalid: ``items[i].id`` unknown or inactive (``product_not_found``),
+            ``items[i].type`` not the product's type, or mixed currencies.
+    """
+    lines = []
+    currencies = set()
+    for i, item in enumerate(request.items):
+        product = find_product(item.key)
+        if product is None:
+            raise CheckoutInvalid(f"items[{i}].id", f"no active product {item.key[:64]!r}",
+                                  "product_not_found")
+        if product.type != item.type:
+            raise CheckoutInvalid(f"items[{i}].type", f"{product.slug} is a {product.type}")
+        currencies.add(product.currency)
+        days = item.days if product.type == EQUIPMENT else 1
+        unit_amount = product.price * days
+        lines.append(OrderLine(product_id=product.id, product_type=product.type,
+                               slug=product.slug, name=product.name, quantity=item.quantity,
+                               days=days, unit_amount=unit_amount,
+                               amount=unit_amount * item.quantity))
+    if len(currencies) > 1:
+        raise CheckoutInvalid("items", "all items must be in the same currency")
+    return lines
+
+
+def open_order(request: CheckoutRequest, customer: Customer | None) -> Order:
+    """A ``pending`` order with its lines and its stock reserved (flushes).
+
+    ``expires_at`` = now + ``SITE_RESERVATION_MINUTES``: the session's and the
+    reservation's end.
+
+    Raises:
+        CheckoutInvalid: see :func:`price_lines`; ``customer_info.email`` missing for a
+            guest or malformed.
+        reservations.OutOfStock: not enough units; the caller rolls back.
+    """
+    lines = price_lines(request)
+    email = request.customer_info.get("email") or (customer.email if customer else "")
+    if not EMAIL.fullmatch(email):
+        raise CheckoutInvalid("customer_info.email", "must be the customer's e-mail address")
+    first = find_product(lines[0].product_id)
+    assert first is not None
+    minutes = int(current_app.config["SITE_RESERVATION_MINUTES"])
+    order = Order(reference=secrets.token_hex(16), customer_id=customer.id if customer else None,
+                  email=email.lower(), customer_info=json.dumps(request.customer_info),
+                  status=PENDING, reservation=reservations.HELD,
+                  amount_total=sum(line.amount for line in lines), currency=first.currency,
+                  expires_at=utcnow() + dt.timedelta(minutes=minutes), created_at=utcnow(),
+                  updated_at=utcnow(), lines=lines)
+    db.session.add(order)
+    reservations.reserve(lines)
+    db.session.flush()
+    log.info("order %s opened: %d line(s), %d %s, reserved until %s", order.id, len(lines),
+             order.amount_total, order.currency, iso_utc(order.expires_at))
+    return order
+
+
+def session_params(order: Order, *, success_url: str, cancel_url: str) -> dict[str, Any]:
+    """The ``POST /v1/checkout/sessions`` parameters of an order (``price_data`` items,
+    ``metadata`` {order_id, order_ref, site}, ``client_reference_id``, ``customer_email``,
+    ``expires_at``)."""
+    metadata = {"order_id": str(order.id), "order_ref": order.reference,
+                "site": current_app.config["SITE_NAME"]}
+    items = []
+    for line in order.lines:
+        name = line.name if line.product_type != EQUIPMENT else f"{line.name} ({line.days} j)"
+        items.append({"quantity": line.quantity, "price_data": {
+            "currency": order.currency, "unit_amount": line.unit_amount,
+            "product_data": {"name": name}}})
+    return {
+        "mode": "payment", "line_items": items, "success_url": success_url,
+        "cancel_url": cancel_url, "client_reference_id": order.reference,
+        "customer_email": order.email, "metadata": metadata,
+        "payment_intent_data": {"metadata": metadata},
+        "expires_at": int(order.expires_at.timestamp()),
+    }
+
+
+def idempotency_key(order: Order) -> str:
+    """The session's idempotency key: unique per order, across every site."""
+    return f"checkout-order-{order.reference}"
+
+
+def attach_session(order: Order, session: dict[str, Any]) -> None:
+    """Record the Checkout Session of an order (flushes)."""
+    order.stripe_session_id = session["id"]
+    order.checkout_url = session["url"]
+    order.updated_at = utcnow()
+    db.session.flush()
+
+
+def move_status(order: Order, new: str, **values: Any) -> bool:
+    """Move the order's status one way (``STATUS_MOVES``), once; flushes.
+
+    Returns:
+        True when this call moved it; False when the order was not in a state it may
+        leave for ``new`` (already paid, expired, ...).
+    """
+    result = db.session.execute(
+        sa.update(_orders)
+        .where(_orders.c.id == order.id, _orders.c.status.in_(STATUS_MOVES[new]))
+        .values(status=new, updated_at=utcnow(), **values))
+    if result.rowcount == 1:
+        db.session.refresh(order)
+        log.info("order %s -> %s", order.id, new)
+        return True
+    return False
+
+
+def fail_order(order: Order, reason: str) -> None:
+    """Mark a pending order ``failed`` and release its reservation (flushes)."""
+    if move_status(order, FAILED, payment_error=reason[:500]):
+        reservations.release(order)
+
+
+def expire_order(order: Order) -> bool:
+    """Mark a pending order ``expired`` and release its reservation (flushes)."""
+    if move_status(order, EXPIRED):
+        reservations.release(order)
+        return True
+    return False
+
+
+def sweep_expired(*, grace: dt.timedelta = dt.timedelta(minutes=2), limit: int = 100) -> int:
+    """Expire pending orders past ``expires_at`` + ``grace``, releasing their stock.
+
+    Covers a lost ``checkout.session.expired`` webhook (DESIGN.md section 5). Returns
+    how many orders this call expired.
+    """
+    due = db.session.scalars(
+        sa.select(Order).where(Order.status == PENDING, Order.expires_at < utcnow() - grace)
+        .order_by(Order.expires_at).limit(limit)).all()
+    return sum(1 for order in due if expire_order(order))
+
+
+def order_by_session(session_id: str) -> Order | None:
+    """The order behind a Checkout Session id, or None."""
+    return db.session.scalar(sa.select(Order).where(Order.stripe_session_id == session_id))
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    """``GET /api/orders/session/<id>/``'s ``order``: status, amounts (cents), lines."""
+    return {
+        "id": order.id, "reference": order.reference, "status": order.status,
+        "reservation": order.reservation, "amount_total": order.amount_total,
+        "currency": order.currency, "session_id": order.stripe_session_id,
+        "email": order.email, "customer_info": json.loads(order.customer_info or "{}"),
+        "created_at": iso_utc(order.created_at), "expires_at": iso_utc(order.expires_at),
+        "paid_at": iso_utc(order.paid_at), "review_reason": order.review_reason,
+        "payment_error": order.payment_error,
+        "lines": [{"product_id": line.product_id, "slug": line.slug, "name": line.name,
+                   "type": line.product_type, "quantity": line.quantity, "days": line.days,
+                   "unit_amount": line.unit_amount, "amount": line.amount}
+                  for line in order.lines],
+    }

@@ -1,0 +1,111 @@
+"""The site's only door to Stripe: the official SDK, with the site's secret key.
+
+``StripeClient(secret_key, base_addresses={"api": STRIPE_API_BASE})`` when
+``STRIPE_API_BASE`` is set (the emulator), Stripe's own API otherwise (DESIGN.md
+section 5). Every SDK error becomes a :class:`StripeFailure` with a stable code, so a
+Stripe problem never surfaces as a 500; the secret key never appears in a message.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import stripe
+from flask import current_app
+
+from stripefleet.common.keys import SECRET_KEY, fingerprint
+from stripefleet.site.settings.services import get_value
+
+log = logging.getLogger(__name__)
+
+#: Seconds the SDK waits for Stripe (connect and read) on one attempt.
+TIMEOUT = 20.0
+_clients: dict[tuple[str, str | None], stripe.StripeClient] = {}
+_lock = threading.Lock()
+
+
+class StripeNotConfigured(Exception):
+    """The site has no secret key yet (503 ``stripe_not_configured``)."""
+
+
+class StripeFailure(Exception):
+    """Stripe could not do it. ``code``: ``stripe_unavailable`` (unreachable, 5xx, rate
+    limited), ``stripe_auth_failed`` (key refused) or ``stripe_rejected`` (a 4xx on the
+    request); ``message`` is safe to show."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def client() -> stripe.StripeClient:
+    """A StripeClient for the site's current secret key (cached per key and base URL).
+
+    Raises:
+        StripeNotConfigured: no secret key is set.
+    """
+    secret = get_value(SECRET_KEY)
+    if not secret:
+        raise StripeNotConfigured("no Stripe secret key is configured on this site")
+    base = current_app.config.get("STRIPE_API_BASE")
+    key = (fingerprint(secret), base)
+    with _lock:
+        cached = _clients.get(key)
+        if cached is None:
+            options: dict[str, Any] = {"max_network_retries": 1,
+                                       "http_client": stripe.RequestsClient(timeout=TIMEOUT)}
+            if base:
+                options["base_addresses"] = {"api": base}
+            cached = _clients[key] = stripe.StripeClient(secret, **options)
+            if len(_clients) > 8:
+                _clients.pop(next(iter(_clients)))
+        return cached
+
+
+def translate(exc: stripe.StripeError) -> StripeFailure:
+    """The :class:`StripeFailure` for an SDK error (logged without the key)."""
+    if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
+        failure = StripeFailure("stripe_auth_failed",
+                                "Stripe refused the site's secret key; push a valid one.")
+    elif isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError) or (
+            exc.http_status or 500) >= 500:
+        failure = StripeFailure("stripe_unavailable",
+                                "Stripe could not be reached; try again in a moment.")
+    else:
+        failure = StripeFailure("stripe_rejected",
+                                f"Stripe refused the request: {exc.user_message or 'error'}"[:300])
+    log.warning("Stripe error %s (%s, HTTP %s, request %s)", failure.code,
+                type(exc).__name__, exc.http_status, exc.request_id)
+    return failure
+
+
+def create_checkout_session(params: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
+    """Create a Checkout Session (``POST /v1/checkout/sessions``).
+
+    Returns:
+        ``{"id": "cs_...", "url": "https://...", "expires_at": unix}``.
+
+    Raises:
+        StripeNotConfigured: no secret key. StripeFailure: any SDK error.
+    """
+    try:
+        session = client().v1.checkout.sessions.create(
+            params=params,  # type: ignore[arg-type]
+            options={"idempotency_key": idempotency_key})
+    except stripe.StripeError as exc:
+        raise translate(exc) from None
+    return {"id": session.id, "url": session.url, "expires_at": session.expires_at}
+
+
+def retrieve_payment_intent(payment_intent_id: str) -> dict[str, Any] | None:
+    """A PaymentIntent as a dict, or None when Stripe cannot say (not configured, error)."""
+    try:
+        intent = client().v1.payment_intents.retrieve(payment_intent_id)
+    except (StripeNotConfigured, stripe.StripeError) as exc:
+        log.warning("cannot retrieve PaymentIntent %s: %s", payment_intent_id,
+                    type(exc).__name__)
+        return None
+    return intent.to_dict()

@@ -1,0 +1,62 @@
+"""``POST /saas_launch_site`` (seed 002_) and ``GET /api/export/launch-requests``.
+
+Launch: body ``{domain, email, type}`` -> ``{"success": true, "checkout_url",
+"session_id"}``; 400 ``invalid_domain``/``invalid_email``/``invalid_type`` with
+``field``; 503 ``stripe_not_configured``; 502 ``stripe_*``. The export (``X-API-Key``)
+lists paid requests: ``{"success": true, "launch_requests": [...]}`` (``?status=all``
+for every request).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from stripefleet.site.checkout.stripe_gateway import (
+    StripeFailure,
+    StripeNotConfigured,
+    client,
+    create_checkout_session,
+)
+from stripefleet.site.errors import ApiError
+from stripefleet.site.extensions import db, limiter
+from stripefleet.site.launch import services
+from stripefleet.site.settings.api_keys import require_api_key
+from stripefleet.site.shop.http import json_body
+
+bp = Blueprint("launch_api", __name__)
+
+
+@bp.post("/saas_launch_site")
+@limiter.limit("30 per minute")
+def launch_site() -> Response | tuple[Response, int]:
+    """Open a launch request and its Checkout Session; see the module doc."""
+    body = json_body(8 * 1024)
+    try:
+        client()
+        row = services.open_request(body)
+    except StripeNotConfigured:
+        raise ApiError(503, "stripe_not_configured",
+                       "This site has no Stripe secret key yet.") from None
+    except services.LaunchInvalid as exc:
+        return jsonify(success=False, error=exc.code, field=exc.field,
+                       message=exc.message), 400
+    success_url = url_for("pages.success", _external=True) + "?session_id={CHECKOUT_SESSION_ID}"
+    params = services.session_params(row, success_url=success_url,
+                                     cancel_url=url_for("pages.cancel", _external=True))
+    try:
+        session = create_checkout_session(params, idempotency_key=f"launch-{row.reference}")
+    except StripeFailure as exc:
+        db.session.rollback()
+        raise ApiError(502, exc.code, exc.message) from None
+    row.stripe_session_id = session["id"]
+    db.session.commit()
+    return jsonify(success=True, checkout_url=session["url"], session_id=session["id"])
+
+
+@bp.get("/api/export/launch-requests")
+@require_api_key
+def launch_requests() -> Response:
+    """Paid launch requests (``?status=all``: every one), newest first."""
+    status = request.args.get("status", "paid")
+    rows = services.list_requests(None if status == "all" else status)
+    return jsonify(success=True, launch_requests=rows)

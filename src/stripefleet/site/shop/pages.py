@@ -1,0 +1,232 @@
+"""The storefront's pages, in French (issue 4, "Storefront pages"; seeds 003_, 004_).
+
+Catalogue, product, cart (kept in the session cookie), checkout (a CSRF-protected form
+that redirects to the Checkout Session's URL), success (``?session_id=``, polls the
+order's status until the webhook lands), cancel, and login/registration. Open catalogue
+and product pages poll ``GET /api/products`` with ``If-None-Match`` every 2 s (304 when
+nothing changed) and swap "Ajouter au panier" for "Vendu" in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import login_user, logout_user
+from werkzeug.wrappers import Response
+
+from stripefleet.site.accounts import services as accounts
+from stripefleet.site.accounts.auth import page_customer
+from stripefleet.site.checkout import services as orders
+from stripefleet.site.checkout.flow import run_checkout
+from stripefleet.site.checkout.reservations import OutOfStock
+from stripefleet.site.checkout.stripe_gateway import StripeFailure, StripeNotConfigured
+from stripefleet.site.checkout.validation import (
+    INFO_FIELDS,
+    CheckoutInvalid,
+    CheckoutRequest,
+    ItemRequest,
+)
+from stripefleet.site.extensions import csrf, db
+from stripefleet.site.shop import services
+from stripefleet.site.shop.models import EQUIPMENT, Product
+
+bp = Blueprint("pages", __name__)
+CART = "cart"
+
+
+@bp.before_request
+def _check_csrf() -> None:
+    if request.method == "POST":
+        csrf.protect()
+
+
+def _cart() -> dict[str, dict[str, int]]:
+    cart = session.get(CART)
+    return cart if isinstance(cart, dict) else {}
+
+
+def _cart_lines() -> list[dict[str, Any]]:
+    lines = []
+    for key, entry in _cart().items():
+        product = services.find_product(key)
+        if product is None:
+            continue
+        days = int(entry.get("days", 1)) if product.type == EQUIPMENT else 1
+        quantity = int(entry.get("quantity", 1))
+        lines.append({"product": product, "quantity": quantity, "days": days,
+                      "amount": product.price * quantity * days})
+    return lines
+
+
+@bp.get("/")
+def catalogue() -> str:
+    """The catalogue: every active product with its state."""
+    return render_template("shop/catalogue.html", products=services.list_products())
+
+
+@bp.get("/produits/<slug>")
+def product_page(slug: str) -> str:
+    """One product. :raise 404: unknown or inactive."""
+    product = services.find_product(slug)
+    if product is None or product.slug != slug:
+        abort(404)
+    return render_template("shop/product.html", product=product)
+
+
+@bp.get("/panier")
+def cart() -> str:
+    """The cart, with the customer form and the "Payer" button."""
+    lines = _cart_lines()
+    return render_template("shop/cart.html", lines=lines, info_fields=INFO_FIELDS,
+                           total=sum(line["amount"] for line in lines),
+                           customer=page_customer(),
+                           guest=current_app.config["SITE_GUEST_CHECKOUT"])
+
+
+def _form_int(name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(request.form.get(name, default))
+    except ValueError:
+        return default
+    return min(max(value, low), high)
+
+
+@bp.post("/panier/ajouter")
+def cart_add() -> Response:
+    """Add a product (``product_id``, ``quantity``, ``days``) to the cart."""
+    product = services.find_product(request.form.get("product_id", ""))
+    if product is None:
+        abort(404)
+    entries = _cart()
+    entry = entries.get(str(product.id), {"quantity": 0, "days": 1})
+    entry["quantity"] = min(entry["quantity"] + _form_int("quantity", 1, 1, 1000), 1000)
+    entry["days"] = _form_int("days", 1, 1, 365) if product.type == EQUIPMENT else 1
+    entries[str(product.id)] = entry
+    session[CART] = entries
+    flash(_("%(name)s was added to your cart.", name=product.name))
+    return redirect(url_for("pages.cart"), 303)
+
+
+@bp.post("/panier/retirer")
+def cart_remove() -> Response:
+    """Remove a product from the cart."""
+    entries = _cart()
+    entries.pop(request.form.get("product_id", ""), None)
+    session[CART] = entries
+    return redirect(url_for("pages.cart"), 303)
+
+
+@bp.post("/panier/commander")
+def cart_checkout() -> Response:
+    """Create the Checkout Session for the cart and redirect to its payment page."""
+    customer = page_customer()
+    if customer is None and not current_app.config["SITE_GUEST_CHECKOUT"]:
+        flash(_("Log in to pay."))
+        return redirect(url_for("pages.login", next=url_for("pages.cart")), 303)
+    lines = _cart_lines()
+    if not lines:
+        return redirect(url_for("pages.cart"), 303)
+    info = {name: request.form.get(name, "").strip() for name in INFO_FIELDS}
+    items = [ItemRequest(str(line["product"].id), line["product"].type, line["quantity"],
+                         line["days"]) for line in lines]
+    try:
+        order = run_checkout(CheckoutRequest(items, {k: v for k, v in info.items() if v},
+                                             None, None), customer)
+    except CheckoutInvalid as exc:
+        flash(_("Please check the field %(field)s.", field=exc.field))
+    except OutOfStock:
+        flash(_("Sorry, an item of your cart is no longer available."))
+    except (StripeNotConfigured, StripeFailure):
+        flash(_("Payment is unavailable for the moment; please try again later."))
+    else:
+        session[CART] = {}
+        return redirect(order.checkout_url or url_for("pages.cart"), 303)
+    return redirect(url_for("pages.cart"), 303)
+
+
+@bp.get("/commande/succes")
+def success() -> str:
+    """The success page (seed 003_'s ``success_url``); polls the order's status."""
+    session_id = request.args.get("session_id", "")
+    order = orders.order_by_session(session_id) if session_id else None
+    return render_template("shop/success.html", order=order, session_id=session_id)
+
+
+@bp.get("/commande/statut")
+def order_status() -> Response:
+    """``{"status": ...}`` of the order behind ``?session_id=`` (null when unknown)."""
+    order = orders.order_by_session(request.args.get("session_id", ""))
+    response = jsonify(status=order.status if order else None)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/commande/annulee")
+def cancel() -> str:
+    """The cancel page (the Checkout Session's ``cancel_url``)."""
+    return render_template("shop/cancel.html")
+
+
+@bp.route("/compte/connexion", methods=["GET", "POST"])
+def login() -> str | Response:
+    """Log in with e-mail and password (session cookie)."""
+    if request.method == "POST":
+        try:
+            customer = accounts.authenticate(request.form.get("email"),
+                                             request.form.get("password"))
+        except accounts.AccountError:
+            flash(_("Wrong e-mail address or password."))
+        else:
+            db.session.commit()
+            login_user(customer)
+            return redirect(_next_url(), 303)
+    return render_template("shop/login.html", mode="login")
+
+
+@bp.route("/compte/inscription", methods=["GET", "POST"])
+def register() -> str | Response:
+    """Create an account and log in."""
+    if request.method == "POST":
+        try:
+            customer = accounts.register(request.form.get("email"), request.form.get("password"))
+        except accounts.AccountError as exc:
+            db.session.rollback()
+            flash(_("Registration refused: %(reason)s", reason=_(exc.code)))
+        else:
+            db.session.commit()
+            login_user(customer)
+            return redirect(_next_url(), 303)
+    return render_template("shop/login.html", mode="register")
+
+
+@bp.post("/compte/deconnexion")
+def logout() -> Response:
+    """Log out."""
+    logout_user()
+    return redirect(url_for("pages.catalogue"), 303)
+
+
+def _next_url() -> str:
+    target = request.args.get("next", "")
+    return target if target.startswith("/") and not target.startswith("//") else url_for(
+        "pages.catalogue")
+
+
+def product_state(product: Product) -> str:
+    """``available``, ``reserved`` (every unit held by pending orders) or ``sold``."""
+    if product.sold_out:
+        return "sold"
+    return "available" if product.in_stock else "reserved"

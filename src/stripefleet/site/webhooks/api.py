@@ -1,0 +1,55 @@
+"""``POST /api/webhook/stripe/`` (seed 003_) and its alias ``/api/webhooks/stripe``
+(seed 004_): Stripe's signed events.
+
+Answers: 200 ``{"success": true, "received": true, "status": "processed" | "ignored" |
+"duplicate"}``; 400 ``invalid_signature`` (missing, forged, stale: nothing stored);
+503 ``webhook_not_configured``; 500 ``webhook_processing_failed`` (the error is kept on
+the inbox row; Stripe delivers again).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+
+from stripefleet.site.errors import ApiError
+from stripefleet.site.extensions import db
+from stripefleet.site.webhooks import services
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks_api", __name__)
+
+#: Largest event body accepted, in bytes (Stripe's events are a few KiB).
+MAX_EVENT_BYTES = 256 * 1024
+
+
+@bp.post("/api/webhook/stripe/", strict_slashes=False)
+@bp.post("/api/webhooks/stripe", strict_slashes=False)
+def stripe_webhook() -> Response | tuple[Response, int]:
+    """Verify, store and apply one event; see the module doc for the answers."""
+    if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
+        raise ApiError(413, "payload_too_large", "The event body is too large.")
+    payload = request.get_data(cache=False)
+    try:
+        event = services.verify(payload, request.headers.get("Stripe-Signature"))
+    except services.NotConfigured:
+        raise ApiError(503, "webhook_not_configured",
+                       "This site has no webhook signing secret yet; the fleet must push "
+                       "stripe_webhook_secret.") from None
+    except services.BadSignature as exc:
+        log.warning("webhook refused from %s: %s", request.remote_addr, exc)
+        raise ApiError(400, "invalid_signature", str(exc)) from None
+    text = payload.decode("utf-8", errors="replace")
+    try:
+        receipt = services.record_and_process(event, text)
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        log.exception("event %s (%s) failed", event.get("id"), event.get("type"))
+        services.record_failure(event, text, f"{type(exc).__name__}: {exc}")
+        db.session.commit()
+        return jsonify(success=False, error="webhook_processing_failed",
+                       message="The event could not be processed; Stripe will retry."), 500
+    return jsonify(success=True, received=True, status=receipt.status,
+                   event_id=receipt.event_id)

@@ -1,0 +1,132 @@
+"""Verify, store and process Stripe events exactly once (issue 4; DESIGN.md section 5).
+
+Verification: the SDK's ``stripe.Webhook.construct_event`` on the raw body with each of
+the site's webhook signing secrets (the current one, and the previous one for a day
+after a rotation), tolerance 300 s. Storage: the inbox row is inserted in a savepoint
+of the request's transaction; a second delivery of the same event id hits the unique
+constraint (PostgreSQL makes a concurrent duplicate wait for the first to commit) and
+changes nothing, unless the first processing failed, in which case it is processed
+again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+import stripe
+from sqlalchemy.exc import IntegrityError
+
+from stripefleet.site.db import utcnow
+from stripefleet.site.extensions import db
+from stripefleet.site.settings.services import webhook_secrets
+from stripefleet.site.webhooks import handlers
+from stripefleet.site.webhooks.models import FAILED, WebhookEvent
+
+log = logging.getLogger(__name__)
+TOLERANCE = 300  # seconds (Stripe's default; issue 4)
+_events = WebhookEvent.__table__
+
+
+class NotConfigured(Exception):
+    """The site has no webhook signing secret yet."""
+
+
+class BadSignature(Exception):
+    """Missing, forged or stale ``Stripe-Signature``, or a body that is not an event."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The outcome of one delivery: ``status`` (``processed``, ``ignored``,
+    ``duplicate``), ``note``, the event id and type."""
+
+    event_id: str
+    type: str
+    status: str
+    note: str
+
+
+def verify(payload: bytes, signature: str | None) -> dict[str, Any]:
+    """The event of a signed delivery, as a dict.
+
+    Raises:
+        NotConfigured: no webhook signing secret is set.
+        BadSignature: no secret verifies it within 300 s, or the body is not JSON.
+    """
+    secrets = webhook_secrets()
+    if not secrets:
+        raise NotConfigured("no webhook signing secret is configured")
+    if not signature:
+        raise BadSignature("missing Stripe-Signature header")
+    text = payload.decode("utf-8", errors="replace")
+    for secret in secrets:
+        try:
+            stripe.Webhook.construct_event(text, signature, secret, tolerance=TOLERANCE)
+        except stripe.SignatureVerificationError:
+            continue
+        except ValueError:
+            raise BadSignature("the body is not a JSON event") from None
+        event = json.loads(text)
+        if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+            raise BadSignature("the body is not a Stripe event")
+        return event
+    raise BadSignature("no webhook signing secret of this site verifies the signature "
+                       "(forged, or older than 300 s)")
+
+
+def record_and_process(event: dict[str, Any], payload: str) -> Receipt:
+    """Store the event in the inbox and apply it, unless already done (flushes).
+
+    Raises:
+        Exception: whatever the handler raised; the caller rolls back, keeps the error
+            with :func:`record_failure` and answers 500 so that Stripe retries.
+    """
+    event_id, kind = event["id"], str(event.get("type", ""))[:100]
+    row = WebhookEvent(event_id=event_id[:255], type=kind, status="processing", attempts=1,
+                       livemode=bool(event.get("livemode")), received_at=utcnow(),
+                       payload=payload)
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        existing = db.session.scalar(sa.select(WebhookEvent)
+                                     .where(WebhookEvent.event_id == event_id))
+        claimed = existing is not None and existing.status == FAILED and db.session.execute(
+            sa.update(_events).where(_events.c.id == existing.id, _events.c.status == FAILED)
+            .values(status="processing", attempts=_events.c.attempts + 1)).rowcount == 1
+        if not claimed or existing is None:
+            log.info("event %s (%s) delivered again: nothing to do", event_id, kind)
+            return Receipt(event_id, kind, "duplicate", "already received")
+        db.session.refresh(existing)
+        row = existing
+    status, note, order_id = handlers.handle(event)
+    row.status, row.note, row.order_id = status, note[:500], order_id
+    row.error, row.processed_at = None, utcnow()
+    db.session.flush()
+    log.info("event %s (%s) %s: %s", event_id, kind, status, note)
+    return Receipt(event_id, kind, status, note)
+
+
+def record_failure(event: dict[str, Any], payload: str, error: str) -> None:
+    """Keep a failed processing on the inbox row (status ``failed``); flushes."""
+    event_id = event["id"][:255]
+    row = db.session.scalar(sa.select(WebhookEvent).where(WebhookEvent.event_id == event_id))
+    if row is None:
+        row = WebhookEvent(event_id=event_id, type=str(event.get("type", ""))[:100],
+                           attempts=1, livemode=bool(event.get("livemode")),
+                           received_at=utcnow(), payload=payload, status=FAILED)
+        db.session.add(row)
+    elif row.status != FAILED:
+        return  # processed meanwhile by another delivery
+    row.status, row.error, row.processed_at = FAILED, error[:4000], utcnow()
+    db.session.flush()
+
+
+def list_events(*, limit: int = 100) -> list[WebhookEvent]:
+    """The most recent inbox rows, newest first (the admin area)."""
+    return list(db.session.scalars(
+        sa.select(WebhookEvent).order_by(WebhookEvent.id.desc()).limit(limit)))
