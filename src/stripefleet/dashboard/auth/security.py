@@ -66,7 +66,9 @@ def init_security(app: Flask) -> None:
                                message="The API token is unknown or revoked."), 401
             g.token_user = user
             return None
-        if request.method in UNSAFE_METHODS:
+        if request.method in UNSAFE_METHODS and not (
+                wants_json() and not current_user.is_authenticated):
+            # Anonymous API calls skip it: they are refused with 401 anyway.
             csrf.protect()
         return None
 

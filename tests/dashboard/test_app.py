@@ -1,0 +1,57 @@
+"""``stripefleet/dashboard/app.py``: the factory and the Alembic schema, on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from stripefleet.dashboard.app import create_app, ensure_schema
+from stripefleet.dashboard.audit import services as audit
+from stripefleet.dashboard.audit.models import AppendOnlyError, AuditEvent
+from stripefleet.dashboard.extensions import db
+from tests.dashboard.conftest import add_user
+
+TABLES = {"users", "api_tokens", "sites", "rollouts", "rollout_targets", "pushed_values",
+          "audit_events", "alembic_version"}
+
+
+def test_migrations_create_every_table(tmp_path: Path, database_url: str) -> None:
+    """``ensure_schema`` (Alembic) builds the whole schema, twice without harm."""
+    app = create_app({"INSTANCE_DIR": str(tmp_path), "SQLALCHEMY_DATABASE_URI": database_url,
+                      "HUEY_IMMEDIATE": True})
+    ensure_schema(app)
+    ensure_schema(app)
+    with app.app_context():
+        names = set(sa.inspect(db.engine).get_table_names())
+        db.engine.dispose()
+    assert names >= TABLES
+
+
+def test_factory_has_no_side_effect_on_import() -> None:
+    """Importing the package creates no app and touches no file."""
+    import stripefleet.dashboard.app as module
+
+    assert not hasattr(module, "app")
+
+
+def test_audit_log_is_append_only(app: object) -> None:
+    """An audit event can be neither changed nor deleted through the ORM."""
+    add_user(app, "owner")  # type: ignore[arg-type]
+    with app.app_context():  # type: ignore[attr-defined]
+        event = audit.record("test.event", actor="system")
+        db.session.commit()
+        event.action = "tampered"
+        try:
+            db.session.commit()
+            raise AssertionError("the update went through")
+        except AppendOnlyError:
+            db.session.rollback()
+        db.session.delete(db.session.get(AuditEvent, event.id))
+        try:
+            db.session.commit()
+            raise AssertionError("the delete went through")
+        except AppendOnlyError:
+            db.session.rollback()
+        assert db.session.get(AuditEvent, event.id).action == "test.event"
