@@ -58,14 +58,14 @@ def test_int_reports_stripe_codes(value: str, code: str) -> None:
     """A non-integer gets ``parameter_invalid_integer`` with the full bracket param."""
     p = Params({"quantity": value}, "line_items[0]")
     with pytest.raises(StripeError) as info:
-        p.int("quantity")
+        p.integer("quantity")
     assert (info.value.code, info.value.param) == (code, "line_items[0][quantity]")
 
 
 def test_missing_required_parameter_is_parameter_missing() -> None:
     """A required parameter that is absent gets ``parameter_missing``."""
     with pytest.raises(StripeError) as info:
-        Params({}).str("mode", required=True)
+        Params({}).string("mode", required=True)
     assert (info.value.code, info.value.param) == ("parameter_missing", "mode")
 
 

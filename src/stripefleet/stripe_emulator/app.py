@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -23,8 +21,10 @@ from stripefleet.common.keys import mask
 from stripefleet.stripe_emulator import (
     account,
     checkout,
+    control,
     events,
     idempotency,
+    pay_page,
     payment_intents,
     refunds,
     webhook_endpoints,
@@ -32,14 +32,14 @@ from stripefleet.stripe_emulator import (
 from stripefleet.stripe_emulator.auth import authenticate
 from stripefleet.stripe_emulator.config import API_VERSION
 from stripefleet.stripe_emulator.errors import StripeError, unrecognized_url
-from stripefleet.stripe_emulator.forms import Params, decode
 from stripefleet.stripe_emulator.ids import new_id
 from stripefleet.stripe_emulator.runtime import ApiRequest, Emulator
 from stripefleet.stripe_emulator.state import Obj
+from stripefleet.stripe_emulator.webhooks import Deliverer
+from stripefleet.stripe_emulator.webio import EMULATOR, json_response, read_params
 
 log = logging.getLogger(__name__)
 
-EMULATOR: web.AppKey[Emulator] = web.AppKey("emulator", Emulator)
 Resource = Callable[[Emulator, ApiRequest], Obj]
 
 #: ``(method, path, resource function)`` of every Stripe endpoint served.
@@ -65,30 +65,9 @@ API_ROUTES: list[tuple[str, str, Resource]] = [
 ]
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
-                  ) -> web.Response:
-    """A JSON response, pretty-printed as Stripe's are."""
-    return web.Response(text=json.dumps(body, indent=2), status=status,
-                        content_type="application/json", headers=headers)
-
-
 def base_url(request: web.Request) -> str:
     """``scheme://host[:port]`` this request came to."""
     return f"{request.scheme}://{request.host}"
-
-
-async def read_params(request: web.Request) -> Params:
-    """The decoded parameters: the query string for GET/DELETE, the form body for POST.
-
-    Raises:
-        StripeError: 400 for a malformed key (see :func:`forms.decode`).
-    """
-    if request.method == "POST":
-        form = await request.post()
-        pairs = [(k, v) for k, v in form.items() if isinstance(v, str)]
-    else:
-        pairs = list(request.query.items())
-    return Params(decode(pairs))
 
 
 def _api_handler(resource: Resource) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -176,8 +155,6 @@ class MaskingAccessLogger(AbstractAccessLogger):
 
 async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
     """Background work for the app's life: expire due sessions, save a changed store."""
-    from stripefleet.stripe_emulator.webhooks import Deliverer
-
     emu = app[EMULATOR]
     deliverer = Deliverer(emu)
     await deliverer.start()
@@ -211,8 +188,6 @@ def create_app(emu: Emulator) -> web.Application:
         An aiohttp application; its startup starts the webhook deliverer and the
         expiry sweep, its cleanup stops them and saves the store.
     """
-    from stripefleet.stripe_emulator import control, pay_page
-
     app = web.Application(middlewares=[stripe_errors])
     app[EMULATOR] = emu
     for method, path, resource in API_ROUTES:

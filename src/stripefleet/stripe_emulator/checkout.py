@@ -53,12 +53,12 @@ def create_session(emu: Emulator, req: ApiRequest) -> Obj:
     """
     p = req.params
     p.allow(_CREATE)
-    mode = p.str("mode", required=True)
+    mode = p.string("mode", required=True)
     if mode != "payment":
         raise invalid_param("mode", f"Invalid mode: {mode!r}. The emulator serves mode=payment "
                             "only.")
     now = emu.now()
-    raw_items = p.list("line_items")
+    raw_items = p.array("line_items")
     if not raw_items:
         raise StripeError("You must provide at least one line item: line_items.",
                           code="parameter_missing", param="line_items")
@@ -70,11 +70,11 @@ def create_session(emu: Emulator, req: ApiRequest) -> Obj:
     if len(currencies) > 1:
         raise invalid_param("line_items", "All line items must have the same currency.")
     urls = {name: _url(p, name) for name in ("success_url", "cancel_url")}
-    email = p.str("customer_email", max_length=800)
+    email = p.string("customer_email", max_length=800)
     if email is not None and not _EMAIL.match(email):
         raise StripeError(f"Invalid email address: {email}", code="email_invalid",
                           param="customer_email")
-    expires_at = p.int("expires_at")
+    expires_at = p.integer("expires_at")
     if expires_at is None:
         expires_at = now + MAX_EXPIRY
     elif expires_at < now + MIN_EXPIRY:
@@ -83,14 +83,14 @@ def create_session(emu: Emulator, req: ApiRequest) -> Obj:
     elif expires_at > now + MAX_EXPIRY:
         raise invalid_param("expires_at", "The `expires_at` timestamp must be less than 24 "
                             "hours from Checkout Session creation.")
-    pi_data = p.hash("payment_intent_data")
+    pi_data = p.sub("payment_intent_data")
     pi_fields: dict[str, Any] = {}
     if pi_data is not None:
         pi_data.allow({"metadata", "description", "receipt_email", "statement_descriptor",
                        "statement_descriptor_suffix", "capture_method", "setup_future_usage"})
         pi_fields = {"metadata": pi_data.metadata() or {},
-                     "description": pi_data.str("description"),
-                     "receipt_email": pi_data.str("receipt_email")}
+                     "description": pi_data.string("description"),
+                     "receipt_email": pi_data.string("receipt_email")}
     subtotal = sum(item["amount_subtotal"] for item in items)
     session_id = new_id("cs_test_" if not req.livemode else "cs_live_", 58)
     session: Obj = {
@@ -98,13 +98,13 @@ def create_session(emu: Emulator, req: ApiRequest) -> Obj:
         "object": "checkout.session",
         "adaptive_pricing": {"enabled": False},
         "after_expiration": None,
-        "allow_promotion_codes": p.bool("allow_promotion_codes"),
+        "allow_promotion_codes": p.boolean("allow_promotion_codes"),
         "amount_subtotal": subtotal,
         "amount_total": subtotal,
         "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
         "billing_address_collection": None,
         "cancel_url": urls["cancel_url"],
-        "client_reference_id": p.str("client_reference_id", max_length=200),
+        "client_reference_id": p.string("client_reference_id", max_length=200),
         "client_secret": None,
         "collected_information": None,
         "consent": None,
@@ -163,24 +163,24 @@ def _line_item(p: Params, now: int, livemode: bool) -> Obj:
     p.allow({"price_data", "quantity", "price", "adjustable_quantity", "tax_rates",
              "dynamic_tax_rates"})
     if p.has("price"):
-        price_id = p.str("price") or ""
+        price_id = p.string("price") or ""
         raise resource_missing("price", price_id, p.name("price"))
-    price_data = p.hash("price_data")
+    price_data = p.sub("price_data")
     if price_data is None:
         raise StripeError(f"You must specify either `price` or `price_data` for {p.prefix}.",
                           code="parameter_missing", param=p.name("price_data"))
     price_data.allow({"currency", "unit_amount", "unit_amount_decimal", "product_data",
                       "product", "tax_behavior", "recurring"})
-    currency = (price_data.str("currency", required=True) or "").lower()
+    currency = (price_data.string("currency", required=True) or "").lower()
     if not re.fullmatch(r"[a-z]{3}", currency):
         raise invalid_param(price_data.name("currency"), f"Invalid currency: {currency}.")
-    unit_amount = price_data.int("unit_amount", required=True, minimum=0, maximum=MAX_AMOUNT)
-    product = price_data.hash("product_data", required=True)
+    unit_amount = price_data.integer("unit_amount", required=True, minimum=0, maximum=MAX_AMOUNT)
+    product = price_data.sub("product_data", required=True)
     assert product is not None and unit_amount is not None
     product.allow({"name", "description", "images", "metadata", "tax_code",
                    "unit_label"})
-    name = product.str("name", required=True, max_length=250) or ""
-    quantity = p.int("quantity", required=True, minimum=1, maximum=999_999) or 1
+    name = product.string("name", required=True, max_length=250) or ""
+    quantity = p.integer("quantity", required=True, minimum=1, maximum=999_999) or 1
     amount = unit_amount * quantity
     if amount > MAX_AMOUNT:
         raise invalid_param(p.name("quantity"), "The line item's total is above the largest "
@@ -202,7 +202,7 @@ def _line_item(p: Params, now: int, livemode: bool) -> Obj:
             "custom_unit_amount": None, "livemode": livemode, "lookup_key": None,
             "metadata": {}, "nickname": None,
             "product": {"id": new_id("prod_", 14), "name": name,
-                        "description": product.str("description")},
+                        "description": product.string("description")},
             "recurring": None, "tax_behavior": "unspecified", "tiers_mode": None,
             "transform_quantity": None, "type": "one_time", "unit_amount": unit_amount,
             "unit_amount_decimal": str(unit_amount),
@@ -212,7 +212,7 @@ def _line_item(p: Params, now: int, livemode: bool) -> Obj:
 
 
 def _url(p: Params, name: str) -> str | None:
-    value = p.str(name, max_length=5000)
+    value = p.string(name, max_length=5000)
     if value is not None and not _URL.match(value):
         raise StripeError(f"Not a valid URL: {name}", code="url_invalid", param=name)
     return value
@@ -262,8 +262,8 @@ def list_sessions(emu: Emulator, req: ApiRequest) -> Obj:
     """``GET /v1/checkout/sessions``: newest first, filtered by ``status``/``payment_intent``."""
     p = req.params
     p.allow({*PAGINATION_PARAMS, "status", "payment_intent", "created", "customer"})
-    status = p.str("status", choices=("open", "complete", "expired"))
-    pi = p.str("payment_intent")
+    status = p.string("status", choices=("open", "complete", "expired"))
+    pi = p.string("payment_intent")
     sessions = [s for s in emu.state.checkout_sessions.values()
                 if (status is None or s["status"] == status)
                 and (pi is None or s["payment_intent"] == pi)]

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from stripefleet.common.keys import mask
-from stripefleet.stripe_emulator.config import EmulatorConfig
+from stripefleet.stripe_emulator.config import API_VERSION, EmulatorConfig
 from stripefleet.stripe_emulator.keystore import DEFAULT_KEYS_FILE
 
 
@@ -79,7 +79,7 @@ def stripe_emulator(host: str, port: int, keys_file: Path | None, state_file: Pa
         raise click.ClickException(f"cannot use the keys file: {exc}") from exc
     pair = keys.pairs[0]
     url = f"http://{host}:{port}"
-    click.echo(f"Stripe emulator on {url} (API version {emu_api_version()})")
+    click.echo(f"Stripe emulator on {url} (API version {API_VERSION})")
     click.echo(f"keys file: {config.keys_file} ({'created' if created else 'loaded'}, "
                f"{len(keys.pairs)} pair(s))")
     click.echo(f"  publishable key: {pair.publishable_key}")
@@ -90,9 +90,3 @@ def stripe_emulator(host: str, port: int, keys_file: Path | None, state_file: Pa
     web.run_app(create_app(emu), host=host, port=port, print=None,
                 access_log_class=MaskingAccessLogger, shutdown_timeout=5)
 
-
-def emu_api_version() -> str:
-    """The Stripe API version the emulator follows."""
-    from stripefleet.stripe_emulator.config import API_VERSION
-
-    return API_VERSION

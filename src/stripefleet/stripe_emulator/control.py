@@ -30,15 +30,14 @@ from stripefleet.stripe_emulator import checkout, payments
 from stripefleet.stripe_emulator.config import API_VERSION
 from stripefleet.stripe_emulator.errors import StripeError, resource_missing
 from stripefleet.stripe_emulator.forms import Params
+from stripefleet.stripe_emulator.webio import emulator_of, json_response, read_params
 
 Handler = Callable[[web.Request, Params], tuple[Any, int]]
 
 
 def _control(fn: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
-    from stripefleet.stripe_emulator.app import EMULATOR, json_response, read_params
-
     async def handle(request: web.Request) -> web.Response:
-        emu = request.app[EMULATOR]
+        emu = emulator_of(request)
         try:
             params = await read_params(request)
             body, status = fn(request, params)
@@ -52,37 +51,31 @@ def _control(fn: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
     return handle
 
 
-def _emu(request: web.Request) -> Any:
-    from stripefleet.stripe_emulator.app import EMULATOR
-
-    return request.app[EMULATOR]
-
-
 def health(request: web.Request, params: Params) -> tuple[Any, int]:
     """Liveness: the emulator answers."""
-    return {"ok": True, "api_version": API_VERSION, "now": _emu(request).now()}, 200
+    return {"ok": True, "api_version": API_VERSION, "now": emulator_of(request).now()}, 200
 
 
 def pay(request: web.Request, params: Params) -> tuple[Any, int]:
     """Pay a Checkout Session with ``card`` (see :func:`payments.pay`)."""
     params.allow({"card"})
-    card = params.str("card", required=True) or ""
-    result = payments.pay(_emu(request), request.match_info["id"], card)
+    card = params.string("card", required=True) or ""
+    result = payments.pay(emulator_of(request), request.match_info["id"], card)
     return {"status": "succeeded", "checkout_session": result.session,
             "payment_intent": result.payment_intent, "redirect_url": result.redirect_url}, 200
 
 
 def clock(request: web.Request, params: Params) -> tuple[Any, int]:
     """The emulator clock: ``{"now", "offset"}`` (Unix seconds, seconds)."""
-    emu = _emu(request)
+    emu = emulator_of(request)
     return {"now": emu.now(), "offset": emu.clock.offset}, 200
 
 
 def advance_clock(request: web.Request, params: Params) -> tuple[Any, int]:
     """Move the clock forward by ``seconds`` and expire what is due."""
     params.allow({"seconds"})
-    seconds = params.int("seconds", required=True, minimum=0) or 0
-    emu = _emu(request)
+    seconds = params.integer("seconds", required=True, minimum=0) or 0
+    emu = emulator_of(request)
     emu.clock.advance(seconds)
     emu.dirty = True
     expired = checkout.expire_due(emu)
@@ -92,7 +85,7 @@ def advance_clock(request: web.Request, params: Params) -> tuple[Any, int]:
 def create_keys(request: web.Request, params: Params) -> tuple[Any, int]:
     """A new test-mode key pair, written to the keys file."""
     params.allow(set())
-    emu = _emu(request)
+    emu = emulator_of(request)
     pair = emu.keys.create(emu.now())
     return {"secret_key": pair.secret_key, "publishable_key": pair.publishable_key,
             "created": pair.created}, 200
@@ -101,7 +94,7 @@ def create_keys(request: web.Request, params: Params) -> tuple[Any, int]:
 def expire_key(request: web.Request, params: Params) -> tuple[Any, int]:
     """Expire a secret key: it then answers 401 ``api_key_expired``."""
     key = request.match_info["secret_key"]
-    pair = _emu(request).keys.expire(key)
+    pair = emulator_of(request).keys.expire(key)
     if pair is None:
         raise resource_missing("api_key", mask(key), "secret_key")
     return {"secret_key": mask(key), "expired": True}, 200
@@ -110,8 +103,8 @@ def expire_key(request: web.Request, params: Params) -> tuple[Any, int]:
 def deliveries(request: web.Request, params: Params) -> tuple[Any, int]:
     """Every delivery attempt, oldest first, optionally filtered."""
     params.allow({"event_id", "endpoint_id", "event_type"})
-    filters = {k: params.str(k) for k in ("event_id", "endpoint_id", "event_type")}
-    data = [d for d in _emu(request).state.deliveries
+    filters = {k: params.string(k) for k in ("event_id", "endpoint_id", "event_type")}
+    data = [d for d in emulator_of(request).state.deliveries
             if all(v is None or d[k] == v for k, v in filters.items())]
     return {"object": "list", "data": data, "has_more": False,
             "url": "/_emulator/deliveries"}, 200
@@ -120,12 +113,12 @@ def deliveries(request: web.Request, params: Params) -> tuple[Any, int]:
 def resend(request: web.Request, params: Params) -> tuple[Any, int]:
     """Deliver an event again to matching endpoints (or one ``webhook_endpoint``)."""
     params.allow({"webhook_endpoint"})
-    emu = _emu(request)
+    emu = emulator_of(request)
     event_id = request.match_info["id"]
     event = emu.state.events.get(event_id)
     if event is None:
         raise resource_missing("event", event_id)
-    only = params.str("webhook_endpoint")
+    only = params.string("webhook_endpoint")
     endpoints = emu.matching_endpoints(event["type"])
     if only is not None:
         if only not in emu.state.webhook_endpoints:

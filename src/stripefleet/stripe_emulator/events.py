@@ -25,9 +25,9 @@ def list_events(emu: Emulator, req: ApiRequest) -> Obj:
     """``GET /v1/events``."""
     p = req.params
     p.allow({*PAGINATION_PARAMS, "type", "types", "delivery_success", "created"})
-    wanted = p.str("type")
-    types = p.list("types")
-    success = p.bool("delivery_success")
+    wanted = p.string("type")
+    types = p.array("types")
+    success = p.boolean("delivery_success")
     events = [
         e for e in emu.state.events.values()
         if (wanted is None or _type_matches(wanted, e["type"]))

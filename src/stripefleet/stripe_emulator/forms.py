@@ -60,7 +60,8 @@ def decode(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
                 if not isinstance(child, dict):
                     raise StripeError(f"Invalid hash for {key}.", param=key)
                 node = child
-    return _listify(root)
+    result: dict[str, Any] = _listify(root)
+    return result
 
 
 def _listify(node: Any) -> Any:
@@ -118,7 +119,7 @@ class Params:
         """True when ``key`` was sent."""
         return key in self.data
 
-    def str(self, key: str, *, required: bool = False, max_length: int | None = None,
+    def string(self, key: str, *, required: bool = False, max_length: int | None = None,
             choices: Iterable[str] | None = None) -> str | None:
         """A string parameter; None when absent.
 
@@ -151,7 +152,7 @@ class Params:
                 param=self.name(key))
         return value
 
-    def int(self, key: str, *, required: bool = False, minimum: int | None = None,
+    def integer(self, key: str, *, required: bool = False, minimum: int | None = None,
             maximum: int | None = None) -> int | None:
         """An integer parameter (sent as decimal digits); None when absent.
 
@@ -177,7 +178,7 @@ class Params:
                 code="parameter_invalid_integer", param=self.name(key))
         return number
 
-    def bool(self, key: str) -> bool | None:
+    def boolean(self, key: str) -> bool | None:
         """A boolean parameter (``true``/``false``, as the SDK sends them); None when absent."""
         if key not in self.data:
             return None
@@ -186,7 +187,7 @@ class Params:
             raise StripeError(f"Invalid boolean: {value!r}", param=self.name(key))
         return bool(value == "true")
 
-    def hash(self, key: str, *, required: bool = False) -> Params | None:
+    def sub(self, key: str, *, required: bool = False) -> Params | None:
         """A nested hash as :class:`Params`; None when absent."""
         if key not in self.data:
             if required:
@@ -194,7 +195,7 @@ class Params:
             return None
         return Params(self.data[key], self.name(key))
 
-    def list(self, key: str, *, required: bool = False) -> list[Any] | None:
+    def array(self, key: str, *, required: bool = False) -> list[Any] | None:
         """A list parameter (``key[0]=...``); None when absent.
 
         Raises:

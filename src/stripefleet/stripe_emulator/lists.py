@@ -38,9 +38,9 @@ def paginate(objects: Iterable[Obj], params: Params, url: str, object_name: str,
         StripeError: 400 ``parameter_invalid_integer`` (limit outside 1..100), 400 when
             both cursors are given, 404 ``resource_missing`` for an unknown cursor.
     """
-    limit = params.int("limit", minimum=1, maximum=100) or 10
-    after = params.str("starting_after")
-    before = params.str("ending_before")
+    limit = params.integer("limit", minimum=1, maximum=100) or 10
+    after = params.string("starting_after")
+    before = params.string("ending_before")
     if after and before:
         raise StripeError("You may only specify one of these parameters: ending_before, "
                           "starting_after.", code="parameters_exclusive", param="ending_before")

@@ -18,6 +18,7 @@ from stripefleet.stripe_emulator import checkout, payments
 from stripefleet.stripe_emulator.account import ACCOUNT_NAME
 from stripefleet.stripe_emulator.errors import StripeError
 from stripefleet.stripe_emulator.runtime import Emulator
+from stripefleet.stripe_emulator.webio import emulator_of
 
 _ENV = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -34,12 +35,6 @@ def money(amount: int, currency: str) -> str:
     value = str(amount) if currency in ZERO_DECIMAL else f"{amount / 100:,.2f}"
     symbol = SYMBOLS.get(currency)
     return f"{symbol}{value}" if symbol else f"{value} {currency.upper()}"
-
-
-def _emu(request: web.Request) -> Emulator:
-    from stripefleet.stripe_emulator.app import EMULATOR
-
-    return request.app[EMULATOR]
 
 
 def _render(emu: Emulator, session_id: str, *, error: str | None = None,
@@ -60,7 +55,7 @@ def _render(emu: Emulator, session_id: str, *, error: str | None = None,
 
 async def show(request: web.Request) -> web.Response:
     """``GET /pay/{id}``: the page (404 page for an unknown session)."""
-    emu = _emu(request)
+    emu = emulator_of(request)
     checkout.expire_due(emu)
     if emu.dirty:
         emu.save()
@@ -69,7 +64,7 @@ async def show(request: web.Request) -> web.Response:
 
 async def submit(request: web.Request) -> web.StreamResponse:
     """``POST /pay/{id}`` with ``card``: pay, then redirect or show the error."""
-    emu = _emu(request)
+    emu = emulator_of(request)
     session_id = request.match_info["id"]
     form = await request.post()
     card = str(form.get("card", ""))
@@ -88,7 +83,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
 
 async def cancel(request: web.Request) -> web.StreamResponse:
     """``POST /pay/{id}/cancel``: back to ``cancel_url`` (the session stays open)."""
-    emu = _emu(request)
+    emu = emulator_of(request)
     session = emu.state.checkout_sessions.get(request.match_info["id"])
     if session is not None and session.get("cancel_url"):
         raise web.HTTPSeeOther(session["cancel_url"])

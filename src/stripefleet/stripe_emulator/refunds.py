@@ -28,7 +28,7 @@ def create_refund(emu: Emulator, req: ApiRequest) -> Obj:
     p = req.params
     p.allow({"payment_intent", "charge", "amount", "reason", "metadata", "expand",
              "instructions_email"})
-    pi_id, charge_id = p.str("payment_intent"), p.str("charge")
+    pi_id, charge_id = p.string("payment_intent"), p.string("charge")
     if pi_id is None and charge_id is None:
         raise StripeError("One of the following params should be provided for this request: "
                           "payment_intent or charge.", code="parameter_missing",
@@ -53,7 +53,7 @@ def create_refund(emu: Emulator, req: ApiRequest) -> Obj:
     if left <= 0:
         raise StripeError(f"Charge {charge_id} has already been refunded.",
                           code="charge_already_refunded")
-    amount = p.int("amount", minimum=1)
+    amount = p.integer("amount", minimum=1)
     if amount is None:
         amount = left
     if amount > left:
@@ -72,7 +72,7 @@ def create_refund(emu: Emulator, req: ApiRequest) -> Obj:
                                 "type": "card"},
         "metadata": p.metadata() or {},
         "payment_intent": charge["payment_intent"],
-        "reason": p.str("reason", choices=REASONS),
+        "reason": p.string("reason", choices=REASONS),
         "receipt_number": None,
         "source_transfer_reversal": None,
         "status": "succeeded",

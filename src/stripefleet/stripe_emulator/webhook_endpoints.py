@@ -29,7 +29,7 @@ def _render(endpoint: Obj, *, with_secret: bool = False) -> Obj:
 
 
 def _url(p: Params, required: bool) -> str | None:
-    url = p.str("url", required=required, max_length=5000)
+    url = p.string("url", required=required, max_length=5000)
     if url is not None and not _URL.match(url):
         raise StripeError(f"Invalid URL: {url}. URLs must begin with http:// or https://.",
                           code="url_invalid", param="url")
@@ -37,7 +37,7 @@ def _url(p: Params, required: bool) -> str | None:
 
 
 def _events(p: Params, required: bool) -> list[str] | None:
-    events = p.list("enabled_events", required=required)
+    events = p.array("enabled_events", required=required)
     if events is None:
         return None
     for i, value in enumerate(events):
@@ -69,10 +69,10 @@ def create_endpoint(emu: Emulator, req: ApiRequest) -> Obj:
     endpoint: Obj = {
         "id": new_id("we_"),
         "object": "webhook_endpoint",
-        "api_version": p.str("api_version"),
+        "api_version": p.string("api_version"),
         "application": None,
         "created": emu.now(),
-        "description": p.str("description"),
+        "description": p.string("description"),
         "enabled_events": events,
         "livemode": req.livemode,
         "metadata": p.metadata() or {},
@@ -98,7 +98,7 @@ def update_endpoint(emu: Emulator, req: ApiRequest) -> Obj:
     p.allow({"url", "enabled_events", "description", "metadata", "disabled", "expand"})
     endpoint = _get(emu, req.match["id"])
     url, events = _url(p, required=False), _events(p, required=False)
-    disabled = p.bool("disabled")
+    disabled = p.boolean("disabled")
     metadata = p.metadata()
     if url is not None:
         endpoint["url"] = url
