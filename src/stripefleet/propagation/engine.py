@@ -47,6 +47,7 @@ SnapshotCallback = Callable[[SiteSnapshot], Awaitable[None] | None]
 T = TypeVar("T")
 
 SETTINGS_PATH = "/api/export/settings"
+WORKERS_PER_SLOT = 2  # targets in progress per request slot (memory stays flat)
 DEFAULT_OPTIONS = PushOptions()  # frozen: safe to share as a default
 
 
@@ -84,8 +85,10 @@ async def _emit(callback: Callable[[Any], Awaitable[None] | None] | None, value:
 
 async def _pool(items: Iterable[T], options: PushOptions,
                 work: Callable[[_Run, T], Awaitable[None]]) -> None:
-    """Run ``work`` on each item with ``options.concurrency`` workers sharing one
-    iterator (consumed as workers free up) and one session."""
+    """Run ``work`` on each item with ``WORKERS_PER_SLOT x concurrency`` workers sharing
+    one iterator (consumed as workers free up) and one session. Requests in flight stay
+    bounded by ``concurrency`` (the run's slots); the extra workers keep every slot busy
+    while others parse an answer or wait for a site's rate."""
     _check_options(options)
     iterator = iter(items)
     async with client.make_session(options) as session:
@@ -96,7 +99,7 @@ async def _pool(items: Iterable[T], options: PushOptions,
                 await work(run, item)
 
         async with asyncio.TaskGroup() as group:
-            for _ in range(options.concurrency):
+            for _ in range(WORKERS_PER_SLOT * options.concurrency):
                 group.create_task(worker())
 
 
