@@ -146,8 +146,8 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., ManagedProcess]]:
         for key in [k for k in os.environ if k.startswith("DASHBOARD_")]:
             full_env.setdefault(key, os.environ[key])
         proc = ManagedProcess(
-            stripefleet_argv("dashboard", "worker", "--instance-dir", folder,
-                             "--workers", str(workers)),
+            stripefleet_argv("--log-level", "INFO", "dashboard", "worker",
+                             "--instance-dir", folder, "--workers", str(workers)),
             env=full_env, log_path=tmp_path / f"worker-{len(started)}.log")
         started.append(proc)
         return proc.start()
