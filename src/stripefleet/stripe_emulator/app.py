@@ -3,7 +3,8 @@
 Every ``/v1`` request goes through :func:`_api_handler`: authenticate (``auth.py``),
 decode the parameters (``forms.py``), expire due sessions, replay or record an
 idempotent POST (``idempotency.py``), call the resource function, answer JSON with a
-``Request-Id`` header, and save the store when it changed (``--state-file``).
+``Request-Id`` header. A background task saves the store when it changed
+(``--state-file``, at most every ``save_interval`` seconds, and at shutdown).
 """
 
 from __future__ import annotations
@@ -107,9 +108,6 @@ def _api_handler(resource: Resource) -> Callable[[web.Request], Awaitable[web.Re
             return json_response(body, status, headers)
         except StripeError as exc:
             return json_response(exc.body(request_id), exc.status, headers)
-        finally:
-            if emu.dirty:
-                emu.save()
 
     return handle
 
@@ -161,7 +159,8 @@ async def _housekeeping(app: web.Application) -> AsyncIterator[None]:
 
     async def loop() -> None:
         while True:
-            await asyncio.sleep(min(emu.config.expiry_sweep_interval, 0.5))
+            await asyncio.sleep(min(emu.config.expiry_sweep_interval,
+                                    emu.config.save_interval))
             try:
                 checkout.expire_due(emu)
                 if emu.dirty:

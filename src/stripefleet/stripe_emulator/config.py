@@ -33,6 +33,8 @@ class EmulatorConfig:
             sending them in a shuffled order.
         expiry_sweep_interval: seconds between checks for Checkout Sessions past
             ``expires_at`` (every API request checks too).
+        save_interval: with a state file, seconds between saves of a changed store
+            (it is also saved at shutdown).
     """
 
     keys_file: Path
@@ -44,3 +46,4 @@ class EmulatorConfig:
     shuffle_deliveries: bool = False
     shuffle_window: float = 0.5
     expiry_sweep_interval: float = 1.0
+    save_interval: float = 0.2

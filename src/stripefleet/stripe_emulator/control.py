@@ -37,16 +37,12 @@ Handler = Callable[[web.Request, Params], tuple[Any, int]]
 
 def _control(fn: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
-        emu = emulator_of(request)
         try:
             params = await read_params(request)
             body, status = fn(request, params)
             return json_response(body, status)
         except StripeError as exc:
             return json_response(exc.body(), exc.status)
-        finally:
-            if emu.dirty:
-                emu.save()
 
     return handle
 

@@ -20,7 +20,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     try:
         os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)  # key order is creation order
+            json.dump(data, fh, separators=(",", ":"))  # key order is creation order
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -57,8 +57,6 @@ async def show(request: web.Request) -> web.Response:
     """``GET /pay/{id}``: the page (404 page for an unknown session)."""
     emu = emulator_of(request)
     checkout.expire_due(emu)
-    if emu.dirty:
-        emu.save()
     return _render(emu, request.match_info["id"])
 
 
@@ -73,9 +71,6 @@ async def submit(request: web.Request) -> web.StreamResponse:
     except StripeError as exc:
         status = 404 if exc.status == 404 else (402 if exc.status == 402 else 400)
         return _render(emu, session_id, error=exc.message, card=card, status=status)
-    finally:
-        if emu.dirty:
-            emu.save()
     if result.redirect_url:
         raise web.HTTPSeeOther(result.redirect_url)
     return _render(emu, session_id)

@@ -2,10 +2,11 @@
 
 Objects are kept as the JSON dicts the API answers with (Stripe's shapes), keyed by id
 in creation order. With ``--state-file`` the whole store is written atomically (mode
-0600, it holds webhook signing secrets) after every change made by a request, and on
-shutdown; at start it is read back, so a restart keeps sessions, events, endpoints,
-deliveries, idempotency records and the clock's offset. Deliveries still waiting for a
-retry when the process stops are not resumed.
+0600, it holds webhook signing secrets) at most every ``save_interval`` seconds (0.2)
+after a change, and at shutdown; at start it is read back, so a restart keeps sessions,
+events, endpoints, deliveries, idempotency records and the clock's offset. Deliveries
+still waiting for a retry when the process stops are not resumed, and a process killed
+with SIGKILL loses the changes of its last ``save_interval``.
 """
 
 from __future__ import annotations
