@@ -90,7 +90,7 @@ def open_order(request: CheckoutRequest, customer: Customer | None) -> Order:
                   email=email.lower(), customer_info=json.dumps(request.customer_info),
                   status=PENDING, reservation=reservations.HELD,
                   amount_total=sum(line.amount for line in lines), currency=first.currency,
-                  expires_at=utcnow() + dt.timedelta(minutes=minutes), created_at=utcnow(),
+                  expires_at=_session_end(minutes), created_at=utcnow(),
                   updated_at=utcnow(), lines=lines)
     db.session.add(order)
     reservations.reserve(lines)
@@ -98,6 +98,13 @@ def open_order(request: CheckoutRequest, customer: Customer | None) -> Order:
     log.info("order %s opened: %d line(s), %d %s, reserved until %s", order.id, len(lines),
              order.amount_total, order.currency, iso_utc(order.expires_at))
     return order
+
+
+def _session_end(minutes: int) -> dt.datetime:
+    """Now + ``minutes`` + 30 s, whole seconds: Stripe wants ``expires_at`` at least 30
+    minutes after it receives the request, so the request's own latency is covered."""
+    end = utcnow() + dt.timedelta(minutes=minutes, seconds=30)
+    return end.replace(microsecond=0)
 
 
 def session_params(order: Order, *, success_url: str, cancel_url: str) -> dict[str, Any]:
