@@ -9,7 +9,7 @@ import pytest
 import stripe
 
 from stripefleet.stripe_emulator import EmulatorError
-from tests.stripe_emulator.conftest import RunningEmulator
+from tests.stripe_emulator.conftest import RunningEmulator, session_params
 
 
 def event_types_for(client: stripe.StripeClient, object_ids: set[str]) -> list[str]:
@@ -119,3 +119,29 @@ def test_unknown_session_pay_is_404(emulator: RunningEmulator) -> None:
     with pytest.raises(EmulatorError) as info:
         emulator.control.pay("cs_test_unknown")
     assert (info.value.status, info.value.code) == (404, "resource_missing")
+
+
+def test_payment_intent_data_metadata_reaches_the_payment_intent(
+        client: stripe.StripeClient, emulator: RunningEmulator,
+        new_session: Callable[..., Any]) -> None:
+    """``payment_intent_data[metadata]`` is the PaymentIntent's metadata, and the session
+    is found again by ``payment_intent`` (how a site maps ``payment_intent.*`` events)."""
+    session = new_session(payment_intent_data={"metadata": {"order_id": "77"}})
+    pi = emulator.control.pay(session.id)["payment_intent"]
+    assert pi["metadata"] == {"order_id": "77"}
+    found = client.v1.checkout.sessions.list(params={"payment_intent": pi["id"]})
+    assert [s.id for s in found.data] == [session.id]
+
+
+async def test_async_retrieve_payment_intent_and_event(
+        async_client: stripe.StripeClient, emulator: RunningEmulator) -> None:
+    """The async client reads a PaymentIntent, its expanded charge and an event."""
+    session = await async_client.v1.checkout.sessions.create_async(params=session_params())
+    pi_id = emulator.control.pay(session.id)["payment_intent"]["id"]
+    pi = await async_client.v1.payment_intents.retrieve_async(
+        pi_id, params={"expand": ["latest_charge"]})
+    assert (pi.status, pi.latest_charge.status) == ("succeeded", "succeeded")
+    events = await async_client.v1.events.list_async(
+        params={"type": "payment_intent.succeeded", "limit": 1})
+    event = await async_client.v1.events.retrieve_async(events.data[0].id)
+    assert event.data.object.id == pi_id
