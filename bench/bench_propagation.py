@@ -195,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
          f"target >= 20x {'OK' if ok['speedup'] else 'MISSED'}"),
         ("engine peak RSS", f"{rss_mb:.1f} MB",
          f"target < 150 MB {'OK' if ok['rss'] else 'MISSED'}"),
-        ("fleet: requests / max in flight",
-         f"{stats.get('requests')} / {stats.get('max_in_flight')}", "all runs together"),
+        ("fleet: requests / max in flight / CPU",
+         f"{stats.get('requests')} / {stats.get('max_in_flight')} / {stats.get('cpu_s')} s",
+         "all runs together (loop, engine runs, CLI)"),
     ]
     width = max(len(r[0]) for r in rows)
     for label, value, note in rows:

@@ -283,7 +283,8 @@ async def _serve(args: argparse.Namespace) -> None:
     sys.stdout.flush()
     await stop.wait()
     stats = {"requests": fleet.total_requests(), "max_in_flight": fleet.max_in_flight,
-             "puts": sum(fleet.puts(url) for url in fleet.urls)}
+             "puts": sum(fleet.puts(url) for url in fleet.urls),
+             "cpu_s": round(time.process_time(), 3)}
     if args.stats_file:
         Path(args.stats_file).write_text(json.dumps(stats), encoding="utf-8")
     await fleet.stop_async()
@@ -294,7 +295,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     Prints the base URLs (one a line) or writes them to ``--sites-file``, prints
     ``fault fleet ready`` on stderr, then serves until SIGINT/SIGTERM; with
-    ``--stats-file`` it writes ``{"requests", "max_in_flight", "puts"}`` on the way out.
+    ``--stats-file`` it writes ``{"requests", "max_in_flight", "puts", "cpu_s"}`` (its
+    CPU seconds) on the way out.
     """
     parser = argparse.ArgumentParser(prog="python -m stripefleet.testing.fleet",
                                      description=main.__doc__)
