@@ -155,3 +155,67 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., ManagedProcess]]:
     yield start
     for proc in reversed(started):
         proc.stop()
+
+
+@dataclass
+class Stack:
+    """Real processes: two sites and ``dashboard serve`` (web + its worker child)."""
+
+    url: str
+    instance_dir: Path
+    site_urls: list[str]
+    api_key: str
+    owner_email: str
+    token: str
+    serve: ManagedProcess
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
+    """Run ``stripefleet ARGS`` to completion; its stdout (asserting exit 0)."""
+    import subprocess
+
+    done = subprocess.run(stripefleet_argv(*args), input=stdin, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="package")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Two real ``site serve`` processes and a ``dashboard serve`` with an owner, shared
+    by the package's end-to-end tests (each test pushes its own values)."""
+    from stripefleet.common.processes import all_stopped, free_port
+
+    root = tmp_path_factory.mktemp("stack")
+    api_key = "fleet-test-api-key-0123456789"
+    procs: list[ManagedProcess] = []
+    with all_stopped(procs):
+        site_urls = []
+        for index in range(2):
+            port = free_port()
+            proc = ManagedProcess(
+                stripefleet_argv("site", "serve", "--port", str(port), "--instance-dir",
+                                 str(root / f"site{index}")),
+                env={"TEMPLATE_MASTER_API_KEY": api_key}, log_path=root / f"site{index}.log")
+            procs.append(proc.start())
+            site_urls.append(f"http://127.0.0.1:{port}")
+        folder = root / "dashboard"
+        email = "owner@example.org"
+        run_cli("dashboard", "create-user", "--instance-dir", str(folder), "--email", email,
+                "--role", "owner", "--password-stdin", stdin=PASSWORD + "\n")
+        token = run_cli("dashboard", "create-token", "--instance-dir", str(folder),
+                        "--email", email).strip()
+        port = free_port()
+        serve = ManagedProcess(
+            stripefleet_argv("--log-level", "INFO", "dashboard", "serve", "--port", str(port),
+                             "--instance-dir", str(folder)),
+            env={"TEMPLATE_MASTER_API_KEY": api_key, "DASHBOARD_ENGINE_BACKOFF": "0"},
+            log_path=root / "dashboard.log")
+        procs.append(serve.start())
+        for proc, url in zip(procs, [*site_urls, f"http://127.0.0.1:{port}"], strict=True):
+            proc.wait_http(f"{url}/api/health", timeout=60)
+        yield Stack(f"http://127.0.0.1:{port}", folder, site_urls, api_key, email, token, serve)
