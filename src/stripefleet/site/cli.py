@@ -161,7 +161,7 @@ def set_api_key(instance_dir: Path | None) -> None:
 @site.command("settings")
 @instance_dir_option
 def show_settings(instance_dir: Path | None) -> None:
-    """Show each Stripe setting's state: masked value, fingerprint, version, time."""
+    """Show each setting's state: masked value, fingerprint, version, time."""
     from stripefleet.site.settings.services import list_states
 
     app = build_app(instance_dir)

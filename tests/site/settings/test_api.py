@@ -94,9 +94,9 @@ def test_a_missing_or_wrong_api_key_is_401(site: RunningSite, api_key: str | Non
     assert site.get("/api/stripe-pk").status_code == 404
 
 
-@pytest.mark.parametrize("name", ["template_master_api_key", "stripe_other_key", "x" * 300])
+@pytest.mark.parametrize("name", ["stripe_other_key", "STRIPE_SECRET_KEY", "x" * 300])
 def test_an_unknown_setting_is_404(shared_site: RunningSite, name: str) -> None:
-    """Only the three Stripe settings can be PUT; anything else is 404 ``unknown_setting``."""
+    """Only the four settings can be PUT; anything else is 404 ``unknown_setting``."""
     resp = shared_site.put(name, "whatever")
     assert resp.status_code == 404
     assert resp.json()["error"] == "unknown_setting"
@@ -213,7 +213,7 @@ def test_export_settings_describes_each_setting_without_its_value(site: RunningS
     site.put("stripe_secret_key", SK)
     site.put("stripe_secret_key", "sk_live_NewKey0000wxyz")
     settings = site.get("/api/export/settings", api_key=API_KEY).json()["settings"]
-    assert set(settings) == set(VALID)
+    assert set(settings) == {*VALID, "template_master_api_key"}
     secret = settings["stripe_secret_key"]
     assert secret["configured"] is True
     assert secret["fingerprint"] == fingerprint("sk_live_NewKey0000wxyz")
@@ -253,3 +253,30 @@ def test_unknown_api_paths_answer_json_errors(shared_site: RunningSite) -> None:
         assert resp.status_code == status
         assert resp.json()["success"] is False
         assert set(resp.json()) == {"success", "error", "message"}
+
+
+def test_putting_the_api_key_rotates_it(site: RunningSite) -> None:
+    """After a PUT of ``template_master_api_key``, only the new key is accepted
+    (contracts.md: a rotation revokes the previous key)."""
+    new_key = "rotated-fleet-key-0123456789wxyz"
+    resp = site.put("template_master_api_key", new_key)
+    assert resp.status_code == 200
+    assert resp.json()["changed"] is True
+    assert site.put("stripe_publishable_key", PK).status_code == 401
+    assert site.put("stripe_publishable_key", PK, api_key=new_key).status_code == 200
+    entry = site.get("/api/export/settings/template_master_api_key", api_key=new_key).json()
+    assert entry["fingerprint"] == fingerprint(new_key)
+    assert entry["masked"] == "...wxyz"
+    assert "value" not in entry
+
+
+@pytest.mark.parametrize("value", ["short", "has spaces in it, sixteen+", "é" * 20])
+def test_a_malformed_api_key_is_refused_and_the_old_one_kept(
+    site: RunningSite, value: str
+) -> None:
+    """A new API key outside the format is 400 ``invalid_api_key_format``; the current
+    key still works."""
+    resp = site.put("template_master_api_key", value)
+    assert resp.status_code == 400
+    assert resp.json()["error"] == "invalid_api_key_format"
+    assert site.get("/api/export/settings", api_key=API_KEY).status_code == 200

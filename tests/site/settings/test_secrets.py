@@ -18,6 +18,7 @@ from tests.site.conftest import API_KEY, RunningSite
 SK = "sk_live_SuperSecretKeyMustNeverLeak000wxyz"
 WH = "whsec_WebhookSecretMustNeverLeak000wxyz"
 SK_BAD = "sk_live_SecretWithA Space0000"
+NEW_API_KEY = "rotated-api-key-NeverLeak-0123"
 
 
 def _all_rows_as_text(database_url: str) -> str:
@@ -46,6 +47,8 @@ def _exercise(site: RunningSite) -> list[requests.Response]:
         answers.append(site.get(path, api_key=API_KEY))
     for path in ["/api/stripe-pk", "/api/health", "/api/health/stripe"]:
         answers.append(site.get(path))
+    answers.append(site.put("template_master_api_key", NEW_API_KEY))
+    answers.append(site.get("/api/export/settings", api_key=NEW_API_KEY))
     return answers
 
 
@@ -54,7 +57,7 @@ def test_no_answer_holds_a_secret(site: RunningSite) -> None:
     answers = _exercise(site)
     assert [a.status_code for a in answers[:5]] == [200, 200, 200, 400, 400]
     for answer in answers:
-        for secret in (SK, WH, SK_BAD, API_KEY, SK[8:], WH[6:]):
+        for secret in (SK, WH, SK_BAD, API_KEY, SK[8:], WH[6:], NEW_API_KEY):
             assert secret not in answer.text
             assert secret not in str(answer.headers)
 
@@ -64,7 +67,8 @@ def test_no_log_line_holds_a_secret(site: RunningSite) -> None:
     _exercise(site)
     site.put("stripe_secret_key", SK, api_key="not-the-key-not-the-key")
     log = site.log_text()
-    for secret in (SK, WH, SK_BAD, API_KEY, SK[8:], WH[6:], "not-the-key-not-the-key"):
+    for secret in (SK, WH, SK_BAD, API_KEY, SK[8:], WH[6:], NEW_API_KEY,
+                   "not-the-key-not-the-key"):
         assert secret not in log
 
 
@@ -73,7 +77,7 @@ def test_no_database_row_holds_a_secret(site: RunningSite) -> None:
     _exercise(site)
     rows = _all_rows_as_text(site.database_url)
     assert fingerprint(SK) in rows  # the rows were read
-    for secret in (SK, WH, SK[8:], WH[6:], API_KEY):
+    for secret in (SK, WH, SK[8:], WH[6:], API_KEY, NEW_API_KEY):
         assert secret not in rows
 
 

@@ -59,13 +59,19 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         db.engine.dispose()
 
 
-def test_env_and_stored_api_keys_are_both_accepted(app: Flask) -> None:
-    """TEMPLATE_MASTER_API_KEY and the template_master_api_key row both authenticate."""
-    services.put_value(MASTER_API_KEY, "stored-fleet-key-0001", actor="test")
+def test_the_environment_key_is_accepted_until_a_key_is_stored(app: Flask) -> None:
+    """TEMPLATE_MASTER_API_KEY authenticates until a template_master_api_key row exists."""
     assert services.match_api_key(API_KEY) == fingerprint(API_KEY)
-    assert services.match_api_key("stored-fleet-key-0001") == fingerprint("stored-fleet-key-0001")
-    assert services.match_api_key("stored-fleet-key-0002") is None
     assert services.match_api_key("") is None
+    assert services.match_api_key(None) is None
+
+
+def test_a_stored_api_key_replaces_the_environment_key(app: Flask) -> None:
+    """Once the row is set, it is the only accepted key (a rotation revokes the old key)."""
+    services.put_value(MASTER_API_KEY, "stored-fleet-key-0001", actor="test")
+    assert services.match_api_key("stored-fleet-key-0001") == fingerprint("stored-fleet-key-0001")
+    assert services.match_api_key(API_KEY) is None
+    assert services.match_api_key("stored-fleet-key-0002") is None
 
 
 def test_the_previous_webhook_secret_is_accepted_during_the_grace(app: Flask) -> None:

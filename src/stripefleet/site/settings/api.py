@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, g, jsonify, request
 
 from stripefleet.common.keys import (
+    MASTER_API_KEY,
     PUBLISHABLE_KEY,
     SECRET_KEY,
     SETTINGS,
@@ -27,6 +28,10 @@ from stripefleet.site.settings.api_keys import require_api_key
 
 bp = Blueprint("settings", __name__)
 
+#: The settings the fleet may PUT and read: the three Stripe settings (issue 2) and the
+#: fleet's API key, which the dashboard's owners rotate (contracts.md).
+PUSHABLE = (*STRIPE_SETTINGS, MASTER_API_KEY)
+
 #: Largest PUT body accepted, in bytes (issue 2: 413 above 4 KiB).
 MAX_BODY_BYTES = 4096
 
@@ -37,10 +42,9 @@ def init_app(app: Flask) -> None:
 
 
 def _setting_name(name: str) -> str:
-    if name not in STRIPE_SETTINGS:
+    if name not in PUSHABLE:
         raise ApiError(404, "unknown_setting",
-                       f"Unknown setting {name[:64]!r}; settings are "
-                       f"{', '.join(STRIPE_SETTINGS)}.")
+                       f"Unknown setting {name[:64]!r}; settings are {', '.join(PUSHABLE)}.")
     return name
 
 
@@ -74,11 +78,13 @@ def _value_from_body() -> Any:
 @bp.put("/api/export/settings/<name>")
 @require_api_key
 def put_setting(name: str) -> Response:
-    """Set one Stripe setting: 200 ``{"success", "setting", "changed", "fingerprint",
+    """Set one setting: 200 ``{"success", "setting", "changed", "fingerprint",
     "previous_fingerprint", "version", "updated_at"}``.
 
     :raise 400: ``invalid_publishable_key_format`` / ``invalid_secret_format`` /
-        ``invalid_webhook_secret_format`` (seed 002_ patterns), ``invalid_json``,
+        ``invalid_webhook_secret_format`` (seed 002_ patterns), ``invalid_api_key_format``
+        (``template_master_api_key``: from then on, only the new key is accepted),
+        ``invalid_json``,
         ``missing_value``. :raise 401, 429: see ``require_api_key``.
     :raise 404: ``unknown_setting``. :raise 413, 415: body too large, not JSON.
     """
@@ -99,8 +105,9 @@ def put_setting(name: str) -> Response:
 @bp.get("/api/export/settings")
 @require_api_key
 def list_settings() -> Response:
-    """Each Stripe setting's state: ``{"success", "settings": {name: {"configured",
-    "fingerprint", "masked", "updated_at", "version"}}}``."""
+    """Each setting's state: ``{"success", "settings": {name: {"configured",
+    "fingerprint", "masked", "updated_at", "version"}}}`` for the four settings; the
+    publishable key's entry also has ``value``."""
     states = services.list_states()
     return jsonify(success=True, settings={n: s.to_json() for n, s in states.items()})
 

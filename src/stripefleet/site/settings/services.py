@@ -26,7 +26,6 @@ from stripefleet.common.keys import (
     PUBLISHABLE_KEY,
     SECRET_KEY,
     SETTINGS,
-    STRIPE_SETTINGS,
     WEBHOOK_SECRET,
     fingerprint,
     is_secret,
@@ -147,8 +146,9 @@ def get_state(name: str) -> SettingState:
                         None if is_secret(name) else value)
 
 
-def list_states(names: tuple[str, ...] = STRIPE_SETTINGS) -> dict[str, SettingState]:
-    """:func:`get_state` of each of ``names`` (default: the three Stripe settings)."""
+def list_states(names: tuple[str, ...] = tuple(SETTINGS)) -> dict[str, SettingState]:
+    """:func:`get_state` of each of ``names`` (default: every setting, the fleet's API
+    key included)."""
     return {name: get_state(name) for name in names}
 
 
@@ -243,19 +243,17 @@ def list_changes(name: str | None = None, *, limit: int = 100) -> list[SettingCh
 
 
 def accepted_api_keys() -> list[str]:
-    """The API keys the site accepts in ``X-API-Key`` (DESIGN.md section 3).
+    """The API keys the site accepts in ``X-API-Key`` (DESIGN.md section 3, contracts.md).
 
-    ``TEMPLATE_MASTER_API_KEY`` from the configuration and the ``template_master_api_key``
-    row of ``admin_settings``; both are accepted when both are set.
+    The ``template_master_api_key`` row of ``admin_settings`` when it is set, so that a
+    rotation pushed by the fleet revokes the previous key; otherwise
+    ``TEMPLATE_MASTER_API_KEY`` from the configuration; empty when neither is set.
     """
-    keys = []
-    configured = current_app.config.get("TEMPLATE_MASTER_API_KEY")
-    if configured:
-        keys.append(str(configured))
     stored = get_value(MASTER_API_KEY)
-    if stored and stored not in keys:
-        keys.append(stored)
-    return keys
+    if stored:
+        return [stored]
+    configured = current_app.config.get("TEMPLATE_MASTER_API_KEY")
+    return [str(configured)] if configured else []
 
 
 def match_api_key(candidate: str | None) -> str | None:
