@@ -64,14 +64,50 @@ def _sync_sites(app: Any) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-def web(instance_dir: Path | None, host: str, port: int, threads: int) -> None:
-    """Serve the web app only (waitress). Run `worker` beside it."""
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Web processes; above 1, gunicorn serves (use PostgreSQL).")
+def web(instance_dir: Path | None, host: str, port: int, threads: int, workers: int) -> None:
+    """Serve the web app only (waitress, or gunicorn with --workers > 1). Run `worker`
+    beside it, on the same database and queue."""
     from waitress import serve as waitress_serve
 
-    app = _app(instance_dir, LOOPBACK_HTTP=host in LOOPBACK)
+    overrides = {"LOOPBACK_HTTP": host in LOOPBACK}
+    app = _app(instance_dir, **overrides)
     _sync_sites(app)
     click.echo(f"Dashboard on http://{host}:{port}/", err=True)
+    if workers > 1:
+        _run_gunicorn(app.config["INSTANCE_DIR"], overrides, host=host, port=port,
+                      workers=workers, threads=threads)
+        return
     waitress_serve(app, host=host, port=port, threads=threads, ident="stripefleet")
+
+
+def _run_gunicorn(instance_dir: str, overrides: dict[str, Any], *, host: str, port: int,
+                  workers: int, threads: int) -> None:
+    """Serve with gunicorn; each worker process builds its own app after the fork."""
+    from gunicorn.app.base import BaseApplication
+
+    from stripefleet.dashboard.app import create_app
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in {"bind": f"{host}:{port}", "workers": workers,
+                               "threads": threads, "worker_class": "gthread",
+                               "accesslog": None}.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(dict(overrides), instance_dir=instance_dir)
+
+    _App().run()
+
+
+@dashboard.command()
+@instance_option
+def migrate(instance_dir: Path | None) -> None:
+    """Apply the database migrations (every command also does it at start)."""
+    app = _app(instance_dir)
+    click.echo(f"database at the latest revision ({app.config['INSTANCE_DIR']})", err=True)
 
 
 @dashboard.command()

@@ -1,0 +1,136 @@
+"""What ``stripefleet demo`` needs to run the dashboard (issue 5, "The demo grows").
+
+Start ``dashboard serve`` (web + worker) on a free loopback port with an owner account
+(its password generated and returned), register sites, push a value through a dashboard
+rollout and wait for its recap. Only the standard library talks HTTP here; values go in
+a JSON body over loopback, never on a command line.
+
+    handle = start_dashboard(instance_dir, api_key=KEY, log_path=logs / "dashboard.log")
+    register_sites(handle, site_urls)
+    final = push(handle, "stripe_publishable_key", "pk_test_...")   # waits for the recap
+    print(handle.url, handle.owner_email, handle.owner_password)
+    handle.process.stop()
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stripefleet.common.processes import ManagedProcess, free_port, stripefleet_argv
+
+FINISHED = ("succeeded", "partially_failed", "failed", "halted", "rolled_back")
+
+
+@dataclass
+class DashboardHandle:
+    """A running dashboard: its URL, owner credentials, API token and process."""
+
+    url: str
+    instance_dir: Path
+    owner_email: str
+    owner_password: str
+    token: str
+    process: ManagedProcess
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> str:
+    import os
+
+    done = subprocess.run(stripefleet_argv(*args), capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"stripefleet {' '.join(args[:2])} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def start_dashboard(instance_dir: Path, *, api_key: str, port: int | None = None,
+                    owner_email: str = "owner@demo.local", log_path: Path | None = None,
+                    env: dict[str, str] | None = None, timeout: float = 60.0) -> DashboardHandle:
+    """Create an owner (generated password) and a token, then start ``dashboard serve``.
+
+    Args:
+        instance_dir: the dashboard's instance folder (created).
+        api_key: the fleet's ``TEMPLATE_MASTER_API_KEY``.
+        port: the port to listen on (127.0.0.1); a free one by default.
+        owner_email: the owner account's email.
+        log_path: where serve's output goes (default ``instance_dir/serve.log``).
+        env: extra environment for the processes.
+        timeout: seconds to wait for the web app to answer.
+
+    Raises:
+        RuntimeError: a CLI step failed. ProcessFailed: serve did not start.
+    """
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    full_env = {"TEMPLATE_MASTER_API_KEY": api_key, **(env or {})}
+    folder = str(instance_dir)
+    password = _cli("dashboard", "create-user", "--instance-dir", folder, "--email",
+                    owner_email, "--role", "owner", "--generate-password", env=full_env)
+    token = _cli("dashboard", "create-token", "--instance-dir", folder, "--email",
+                 owner_email, env=full_env)
+    port = port or free_port()
+    proc = ManagedProcess(
+        stripefleet_argv("dashboard", "serve", "--port", str(port), "--instance-dir", folder),
+        env=full_env, log_path=log_path or instance_dir / "serve.log")
+    proc.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        proc.wait_http(f"{url}/api/health", timeout=timeout)
+    except Exception:
+        proc.stop()
+        raise
+    return DashboardHandle(url, instance_dir, owner_email, password, token, proc)
+
+
+def api(handle: DashboardHandle, method: str, path: str,
+        body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Call the dashboard's JSON API with the owner's token; the decoded answer.
+
+    Raises:
+        RuntimeError: an error answer (its code and message).
+    """
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(  # noqa: S310 (loopback URL built here)
+        handle.url + path, data=data, method=method,
+        headers={"Authorization": f"Bearer {handle.token}", "Content-Type": "application/json",
+                 "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310
+            return json.loads(resp.read())  # type: ignore[no-any-return]
+    except urllib.error.HTTPError as exc:
+        answer = json.loads(exc.read() or b"{}")
+        raise RuntimeError(f"{method} {path}: {exc.code} {answer.get('error')}: "
+                           f"{answer.get('message')}") from None
+
+
+def register_sites(handle: DashboardHandle, urls: list[str]) -> dict[str, Any]:
+    """Import ``urls`` into the fleet; ``{"added": [...], "existing": [...]}``."""
+    return api(handle, "POST", "/api/sites/import", {"text": "\n".join(urls)})
+
+
+def push(handle: DashboardHandle, setting: str, value: str, *, wait: bool = True,
+         timeout: float = 300.0) -> dict[str, Any]:
+    """Start a rollout of ``setting`` = ``value`` to every enabled site.
+
+    Returns the final ``GET /api/rollouts/<id>`` answer (rollout, progress, targets)
+    when ``wait``, else the creation answer. Raises TimeoutError after ``timeout`` s.
+    """
+    created = api(handle, "POST", "/api/rollouts", {"setting": setting, "value": value,
+                                                    "targets": {"all": True}})
+    if not wait:
+        return created
+    rollout_id = created["rollout"]["id"]
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = api(handle, "GET", f"/api/rollouts/{rollout_id}")
+        if answer["rollout"]["state"] in FINISHED:
+            return answer
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"rollout {rollout_id} did not finish in {timeout:.0f} s")
+        time.sleep(0.1)
