@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -95,3 +96,26 @@ def test_verify_exit_1_on_drift(sites: tuple[Path, list[str]], tmp_path: Path) -
     proc = run("verify", "stripe_publishable_key", "--sites-file", str(path), "--value", PK,
                home=tmp_path / "home")
     assert proc.returncode == 1 and "not_configured" in proc.stdout
+
+
+def test_interrupt_exits_130_with_partial_recap(make_fleet: MakeFleet, tmp_path: Path) -> None:
+    """Ctrl-C during a push stops it: exit 130, the recap of the sites that finished,
+    and a history line marked interrupted."""
+    fleet = make_fleet(["ok", "hang"])
+    path = tmp_path / "sites.txt"
+    path.write_text("\n".join(fleet.urls))
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
+    env.update({"TEMPLATE_MASTER_API_KEY": fleet.api_key, "STRIPEFLEET_HOME": str(home)})
+    proc = subprocess.Popen(
+        stripefleet_argv("push", "stripe_publishable_key", "--sites-file", str(path), "--value",
+                         PK, "--timeout", "60"),
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # the ok site has finished; the other one hangs
+    proc.send_signal(signal.SIGINT)
+    rest, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "changed" in first and "interrupted" in err
+    assert rest.splitlines()[-1] == "ok=0 changed=1 failed=0 unreachable=0 skipped=0"
+    assert json.loads((home / "history.jsonl").read_text())["interrupted"] is True
