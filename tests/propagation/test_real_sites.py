@@ -126,9 +126,6 @@ def test_backup_then_rollback(real_sites: list[str], sites_file: Path, tmp_path:
         assert served["publishable_key"] == original
 
 
-@pytest.mark.xfail(reason="the site answers 404 unknown_setting to PUT template_master_api_key "
-                          "(contracts.md says it accepts it); remove once the site does",
-                   strict=False)
 async def test_api_key_rotation_verified_with_new_key(real_sites: list[str]) -> None:
     """The engine rotates the fleet's API key, verifies with the new key, and rotates back."""
     new_key = "rotated-real-key-abcdefghij0123"
