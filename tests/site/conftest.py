@@ -106,8 +106,8 @@ def shared_site(request: pytest.FixtureRequest,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSite]:
     """One site per test module and database, for tests that store nothing.
 
-    Only for tests whose requests all fail before writing (and that send no wrong
-    API key, which would count towards the module's lock-out).
+    Only for tests whose requests all fail before writing; a module may send fewer
+    than 10 wrong API keys to it in all (the lock-out counts them per client).
     """
     tmp = tmp_path_factory.mktemp("shared-site")
     schema = None

@@ -85,13 +85,13 @@ def test_malformed_values_are_refused_with_the_setting_code(
 
 
 @pytest.mark.parametrize("api_key", [None, "", "wrong-key-wrong-key-wrong", API_KEY + "x"])
-def test_a_missing_or_wrong_api_key_is_401(site: RunningSite, api_key: str | None) -> None:
+def test_a_missing_or_wrong_api_key_is_401(shared_site: RunningSite, api_key: str | None) -> None:
     """Without the fleet's API key a PUT is 401 ``invalid_api_key`` and changes nothing."""
-    resp = site.put("stripe_publishable_key", PK, api_key=api_key)
+    resp = shared_site.put("stripe_publishable_key", PK, api_key=api_key)
     assert resp.status_code == 401
     assert resp.json()["error"] == "invalid_api_key"
     assert resp.json()["success"] is False
-    assert site.get("/api/stripe-pk").status_code == 404
+    assert shared_site.get("/api/stripe-pk").status_code == 404
 
 
 @pytest.mark.parametrize("name", ["stripe_other_key", "STRIPE_SECRET_KEY", "x" * 300])
@@ -163,9 +163,9 @@ def test_successful_api_key_attempts_are_not_counted(site: RunningSite) -> None:
     assert site.put("stripe_publishable_key", PK).status_code == 200
 
 
-def test_stripe_pk_is_404_not_configured_before_any_push(site: RunningSite) -> None:
+def test_stripe_pk_is_404_not_configured_before_any_push(shared_site: RunningSite) -> None:
     """``GET /api/stripe-pk`` before a publishable key is set: 404 ``not_configured``."""
-    resp = site.get("/api/stripe-pk")
+    resp = shared_site.get("/api/stripe-pk")
     assert resp.status_code == 404
     assert resp.json()["error"] == "not_configured"
 
@@ -202,10 +202,10 @@ def test_health_stripe_reports_what_is_configured_and_the_mode(
     }
 
 
-def test_export_settings_needs_the_api_key(site: RunningSite) -> None:
+def test_export_settings_needs_the_api_key(shared_site: RunningSite) -> None:
     """``GET /api/export/settings`` without ``X-API-Key`` is 401."""
-    assert site.get("/api/export/settings").status_code == 401
-    assert site.get("/api/export/settings/stripe_secret_key").status_code == 401
+    assert shared_site.get("/api/export/settings").status_code == 401
+    assert shared_site.get("/api/export/settings/stripe_secret_key").status_code == 401
 
 
 def test_export_settings_describes_each_setting_without_its_value(site: RunningSite) -> None:
@@ -272,11 +272,11 @@ def test_putting_the_api_key_rotates_it(site: RunningSite) -> None:
 
 @pytest.mark.parametrize("value", ["short", "has spaces in it, sixteen+", "é" * 20])
 def test_a_malformed_api_key_is_refused_and_the_old_one_kept(
-    site: RunningSite, value: str
+    shared_site: RunningSite, value: str
 ) -> None:
     """A new API key outside the format is 400 ``invalid_api_key_format``; the current
     key still works."""
-    resp = site.put("template_master_api_key", value)
+    resp = shared_site.put("template_master_api_key", value)
     assert resp.status_code == 400
     assert resp.json()["error"] == "invalid_api_key_format"
-    assert site.get("/api/export/settings", api_key=API_KEY).status_code == 200
+    assert shared_site.get("/api/export/settings", api_key=API_KEY).status_code == 200
