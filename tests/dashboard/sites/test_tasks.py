@@ -30,3 +30,19 @@ def test_verify_records_health_and_drift(make_app: Any) -> None:
     assert first["observed"][PK]["value"] == "pk_test_Drift1"
     assert (second["health"], second["drift"]) == ("ok", [PK])
     assert third["health"] == "down" and third["last_verified_at"]
+
+
+def test_verification_period_follows_the_setting(make_app: Any) -> None:
+    """The periodic verification runs every VERIFY_INTERVAL_MINUTES (here 5): due at
+    minute 10, not at minute 11."""
+    from datetime import datetime
+
+    from stripefleet.dashboard.queue import get_huey
+
+    app = make_app(VERIFY_INTERVAL_MINUTES=5)
+    periodic = [t for t in get_huey(app)._registry._registry.values()
+                if t.__name__ == "verify_fleet_periodic"]
+    assert len(periodic) == 1
+    task = periodic[0]()
+    assert task.validate_datetime(datetime(2026, 1, 1, 12, 10))
+    assert not task.validate_datetime(datetime(2026, 1, 1, 12, 11))
