@@ -22,5 +22,6 @@ def test_start_register_push_and_stop(tmp_path: Path) -> None:
             handle.process.stop()
         assert final["rollout"]["recap"]["changed"] == 2
         assert "sk_test_Demo123" not in str(final)
+        assert "Demo123" not in handle.process.log_path.read_text(encoding="utf-8")
         assert [fleet.value(u, "stripe_secret_key") for u in fleet.urls] == ["sk_test_Demo123"] * 2
     assert handle.process.proc is not None and handle.process.proc.returncode is not None

@@ -25,6 +25,7 @@ API_ROUTES: list[tuple[str, str, str, Any]] = [
     ("GET", "/api/me", "viewer", None),
     ("GET", "/api/users", "owner", None),
     ("POST", "/api/users", "owner", {}),
+    ("PATCH", "/api/users/1", "owner", {"bogus": 1}),
     ("POST", "/api/tokens", "viewer", {}),
     ("GET", "/api/sites", "viewer", None),
     ("POST", "/api/sites", "owner", {}),
@@ -67,6 +68,7 @@ PAGE_ROUTES: list[tuple[str, str, str, Any]] = [
     ("GET", "/audit", "viewer", None),
     ("GET", "/users", "owner", None),
     ("POST", "/users", "owner", {}),
+    ("POST", "/users/1", "owner", {"role": "viewer", "active": "1"}),
     ("POST", "/logout", "viewer", {}),
 ]
 
@@ -269,3 +271,29 @@ def test_session_cookie_flags(make_app: Any) -> None:
     resp = login(client, account.email)
     cookie = next(h for h in resp.headers.getlist("Set-Cookie") if h.startswith("session="))
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_owner_changes_roles_but_not_their_own(world: Any) -> None:
+    """An owner changes another user's role (audited); changing their own account is
+    409 ``cannot_change_self``."""
+    app, accounts = world
+    client = app.test_client()
+    owner = accounts["owner"].headers
+    users = {u["email"]: u for u in client.get("/api/users", headers=owner).json["users"]}
+    target = users["operator@example.org"]["id"]
+    resp = client.patch(f"/api/users/{target}", json={"role": "viewer"}, headers=owner)
+    assert resp.status_code == 200 and resp.json["user"]["role"] == "viewer"
+    denied = client.post("/api/rollouts", json={"setting": PK, "value": "pk_test_R1"},
+                         headers=accounts["operator"].headers)
+    assert denied.status_code == 403
+    client.patch(f"/api/users/{target}", json={"role": "operator"}, headers=owner)
+    me = users["owner@example.org"]["id"]
+    resp = client.patch(f"/api/users/{me}", json={"role": "viewer"}, headers=owner)
+    assert resp.status_code == 409 and resp.json["error"] == "cannot_change_self"
+
+
+def test_unknown_api_path_is_json_404(world: Any) -> None:
+    """Unknown API paths answer the JSON error shape."""
+    app, accounts = world
+    resp = app.test_client().get("/api/nothing", headers=accounts["viewer"].headers)
+    assert resp.status_code == 404 and resp.json["error"] == "not_found"

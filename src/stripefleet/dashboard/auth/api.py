@@ -43,6 +43,23 @@ def create_user() -> Any:
     return ok(201, user=user.as_dict())
 
 
+@bp.patch("/users/<int:user_id>")
+@require_role("owner")
+def update_user(user_id: int) -> Any:
+    """Body ``{"role"?, "active"?}`` -> ``{"user"}`` (owners; not themselves)."""
+    from stripefleet.dashboard.errors import NotFound
+
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("user_not_found", f"There is no user #{user_id}.")
+    changes = json_body()
+    services.update_user(acting_user(), user, changes)
+    audit.record("user.update", subject=user.email,
+                 details={k: changes[k] for k in ("role", "active") if k in changes})
+    db.session.commit()
+    return ok(user=user.as_dict())
+
+
 @bp.post("/tokens")
 @require_role("viewer")
 def create_token() -> Any:

@@ -80,6 +80,23 @@ def init_security(app: Flask) -> None:
         from flask import render_template
         return render_template("error.html", code="csrf_failed", message=message), 400
 
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def _http_error(exc: Any) -> Any:
+        code = {404: "not_found", 405: "method_not_allowed"}[exc.code]
+        if wants_json():
+            return jsonify(success=False, error=code, message=exc.description), exc.code
+        from flask import render_template
+        return render_template("error.html", code=code, message=exc.description), exc.code
+
+    @app.errorhandler(500)
+    def _internal(exc: Any) -> Any:
+        db.session.rollback()
+        message = "Something went wrong on the dashboard's side; it is logged."
+        if wants_json():
+            return jsonify(success=False, error="internal_error", message=message), 500
+        return message, 500
+
     @app.errorhandler(DashboardError)
     def _refused(exc: DashboardError) -> Any:
         db.session.rollback()

@@ -128,3 +128,26 @@ def user_for_token(token: str) -> User | None:
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     return row.user
+
+
+def update_user(actor: User, user: User, changes: dict[str, object]) -> User:
+    """Change another user's ``role`` and/or ``active`` flag (flushes).
+
+    Raises:
+        DashboardError: ``invalid_role``, ``unknown_field``.
+        Conflict: ``cannot_change_self`` (an owner cannot demote or disable themselves,
+            so that the last owner never locks everyone out).
+    """
+    unknown = set(changes) - {"role", "active"}
+    if unknown:
+        raise DashboardError("unknown_field", f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    if user.id == actor.id:
+        raise Conflict("cannot_change_self", "Ask another owner to change your own account.")
+    if "role" in changes:
+        if changes["role"] not in ROLES:
+            raise DashboardError("invalid_role", f"The role must be one of {', '.join(ROLES)}.")
+        user.role = str(changes["role"])
+    if "active" in changes:
+        user.active = bool(changes["active"])
+    db.session.flush()
+    return user

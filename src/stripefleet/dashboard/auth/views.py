@@ -79,3 +79,27 @@ def add_user() -> Any:
     db.session.commit()
     flash(f"{user.email} can now log in as {user.role}.", "ok")
     return redirect(url_for("auth.users"))
+
+
+@bp.post("/users/<int:user_id>")
+@require_role("owner")
+def change_user(user_id: int) -> Any:
+    """Change a user's role or active flag from the users page."""
+    from flask_login import current_user as actor
+
+    user = db.session.get(User, user_id)
+    if user is None:
+        flash(f"There is no user #{user_id}.", "error")
+        return redirect(url_for("auth.users"))
+    changes = {"role": request.form.get("role", user.role),
+               "active": bool(request.form.get("active"))}
+    try:
+        services.update_user(actor._get_current_object(), user, changes)
+    except DashboardError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("auth.users"))
+    audit.record("user.update", subject=user.email, details=changes)
+    db.session.commit()
+    flash(f"{user.email} is now {user.role}{'' if user.active else ' (disabled)'}.", "ok")
+    return redirect(url_for("auth.users"))

@@ -44,7 +44,13 @@
       body.appendChild(tr);
     });
     var isDone = finished.indexOf(r.state) >= 0;
-    document.querySelectorAll('.when-finished').forEach(function (el) { el.hidden = !isDone; });
+    var counts = r.recap || {};
+    var failures = (counts.failed || 0) + (counts.unreachable || 0) + (counts.skipped || 0);
+    document.querySelectorAll('.when-finished').forEach(function (el) {
+      el.hidden = !isDone
+        || (el.classList.contains('needs-failures') && !failures)
+        || (el.classList.contains('needs-changes') && (!counts.changed || r.state === 'rolled_back'));
+    });
     document.querySelectorAll('.when-running').forEach(function (el) { el.hidden = isDone; });
     return isDone;
   }
