@@ -163,7 +163,7 @@ def _record(config: cfg.CliConfig, command: str, sites_file: str, setting: str,
 
 
 @click.command()
-@click.argument("setting", type=click.Choice(STRIPE_SETTINGS))
+@click.argument("setting", type=click.Choice(STRIPE_SETTINGS), metavar="SETTING")
 @sites_file_option
 @click.option("--value", help="The publishable key (never a secret: those come from the "
                               "environment or --value-stdin).")
@@ -172,7 +172,16 @@ def _record(config: cfg.CliConfig, command: str, sites_file: str, setting: str,
 @engine_options
 def push(setting: str, sites_file: Path, value: str | None, value_stdin: bool, dry_run: bool,
          **params: Any) -> None:
-    """Push SETTING to every site of the sites file, then verify each one."""
+    """Push SETTING to every site of the sites file, then verify each one.
+
+    SETTING is stripe_publishable_key, stripe_secret_key or stripe_webhook_secret. The
+    value comes from --value (publishable key only), --value-stdin, or the environment
+    (STRIPE_PUBLISHABLE_KEY, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET); the API key from
+    TEMPLATE_MASTER_API_KEY.
+
+    Exit codes: 0 every site ok or changed; 1 any failed, unreachable or skipped; 2 usage
+    error or invalid value (nothing sent); 130 interrupted.
+    """
     config = _config()
     clean = _value(setting, value, value_stdin, config, required=True)
     assert clean is not None
@@ -192,7 +201,7 @@ def push(setting: str, sites_file: Path, value: str | None, value_stdin: bool, d
 
 
 @click.command("verify")
-@click.argument("setting", type=click.Choice(STRIPE_SETTINGS))
+@click.argument("setting", type=click.Choice(STRIPE_SETTINGS), metavar="SETTING")
 @sites_file_option
 @click.option("--value", help="The expected publishable key.")
 @click.option("--value-stdin", is_flag=True, help="Read the expected value from stdin.")
