@@ -150,7 +150,9 @@ async def test_per_site_rate_honoured(make_fleet: MakeFleet) -> None:
     await propagate(targets(fleet), "stripe_publishable_key", PK, options=options)
     times = [r.at for r in fleet.requests(fleet.urls[0])]
     assert len(times) == 11  # 10 PUTs, 1 read-back
-    assert min(b - a for a, b in zip(times, times[8:], strict=False)) >= 0.99
+    # Arrival times at the site: allow 0.1 s of scheduling jitter (unlimited, the 11
+    # requests would arrive within a few milliseconds: backoff is off).
+    assert min(b - a for a, b in zip(times, times[8:], strict=False)) >= 0.9
 
 
 async def test_dry_run_sends_no_put(make_fleet: MakeFleet) -> None:

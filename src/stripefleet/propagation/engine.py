@@ -267,7 +267,8 @@ async def propagate_values(items: Iterable[tuple[Target, str]], setting: str, *,
         items: ``(target, value)`` pairs; may be lazy (consumed as workers free up).
         setting: one of ``common.keys.SETTINGS``.
         options: see :class:`PushOptions` (``dry_run`` only reads).
-        on_result: called (or awaited) with each :class:`TargetResult` as it finishes.
+        on_result: called (or awaited) with each :class:`TargetResult` as it finishes;
+            an exception it raises stops the run and propagates to the caller.
 
     Returns:
         The :class:`Recap`: every item counted exactly once. A value that fails
