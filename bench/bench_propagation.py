@@ -43,6 +43,10 @@ def start_fleet(args: argparse.Namespace, tmp: Path) -> tuple[subprocess.Popen[b
         stderr=subprocess.PIPE)
     assert proc.stderr is not None
     line = proc.stderr.readline()
+    for _ in range(50):  # warnings may come first
+        if b"fault fleet ready" in line or not line:
+            break
+        line = proc.stderr.readline()
     if b"fault fleet ready" not in line:
         proc.kill()
         raise SystemExit(f"the fleet did not start: {line!r}")
