@@ -35,21 +35,19 @@ PK_LOOP = "pk_test_benchLoop0123456789"
 
 def start_fleet(args: argparse.Namespace, tmp: Path) -> tuple[subprocess.Popen[bytes], Path]:
     """The FaultFleet subprocess; returns once its sites file is written."""
-    sites = tmp / "sites.txt"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stripefleet.testing.fleet", "--sites", str(args.sites),
-         "--latency-ms", str(args.latency_ms), "--api-key", API_KEY, "--sites-file",
-         str(sites), "--stats-file", str(tmp / "stats.json")],
-        stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    for _ in range(50):  # warnings may come first
-        if b"fault fleet ready" in line or not line:
-            break
-        line = proc.stderr.readline()
-    if b"fault fleet ready" not in line:
-        proc.kill()
-        raise SystemExit(f"the fleet did not start: {line!r}")
+    sites, log = tmp / "sites.txt", tmp / "fleet.log"
+    with open(log, "wb") as out:  # a file, not a pipe: a chatty fleet never blocks
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "stripefleet.testing.fleet", "--sites", str(args.sites),
+             "--latency-ms", str(args.latency_ms), "--api-key", API_KEY, "--sites-file",
+             str(sites), "--stats-file", str(tmp / "stats.json")],
+            stderr=out)
+    deadline = time.monotonic() + 60
+    while b"fault fleet ready" not in log.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit(f"the fleet did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.05)
     return proc, sites
 
 
