@@ -237,3 +237,36 @@ def test_history_filters_and_exports(world: Any) -> None:
     rows = json.loads(client.get("/api/history/export?format=json&state=succeeded",
                                  headers=owner.headers).get_data(as_text=True))
     assert {r["state"] for r in rows} == {"succeeded"} and len(rows) == 2
+
+
+def test_push_on_each_database(make_app: Any, database_url: str) -> None:
+    """A rollout and its rollback work on SQLite and on PostgreSQL alike."""
+    with FaultFleet(sites=2) as fleet:
+        app = make_app(TEMPLATE_MASTER_API_KEY=fleet.api_key,
+                       SQLALCHEMY_DATABASE_URI=database_url)
+        owner = add_user(app, "owner")
+        import_sites(app.test_client(), owner, fleet.urls)
+        push(app, owner, "pk_test_Db1")
+        second = push(app, owner, "pk_test_Db2")["rollout"]
+        resp = app.test_client().post(f"/api/rollouts/{second['id']}/rollback",
+                                      headers=owner.headers)
+        assert get(app, owner, resp.json["rollout"]["id"])["rollout"]["state"] == "succeeded"
+        assert [fleet.value(u, PK) for u in fleet.urls] == ["pk_test_Db1"] * 2
+        from stripefleet.dashboard.extensions import db
+
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_rotating_the_fleet_key_keeps_the_sites_reachable(world: Any) -> None:
+    """After an owner pushes a new ``template_master_api_key``, the sites accept only it;
+    the dashboard stores it as each site's key (encrypted) and keeps reaching them."""
+    app, owner, _, fleet = world(["ok", "ok"])
+    new_key = "rotated-fleet-key-0123456789abcdef"
+    rotated = push(app, owner, new_key, setting="template_master_api_key")
+    assert rotated["rollout"]["recap"]["changed"] == 2
+    sites = app.test_client().get("/api/sites", headers=owner.headers).json["sites"]
+    assert all(s["own_api_key"] for s in sites)
+    after = push(app, owner, "pk_test_AfterRotation1")
+    assert after["rollout"]["recap"]["changed"] == 2
+    assert new_key not in json.dumps(rotated) + json.dumps(sites)

@@ -134,3 +134,24 @@ def test_two_workers_share_one_rollout_over_redis_on_postgres(
     assert final["rollout"]["state"] == "succeeded"
     assert chunks[0] and chunks[1], f"a worker ran nothing: {chunks}"
     assert chunks[0] | chunks[1] == {str(n) for n in range(6)}
+
+
+def test_halt_stops_a_running_rollout(make_app: Any, start_worker: Any) -> None:
+    """Halting a rollout a worker is running cancels its pushes: the pending targets
+    become ``skipped`` and the remaining sites never receive a PUT."""
+    with FaultFleet(sites=10, latency_ms=200) as fleet:
+        app = make_app(TEMPLATE_MASTER_API_KEY=fleet.api_key, HUEY_IMMEDIATE=False,
+                       LEASE_SECONDS=1)
+        owner = add_user(app, "owner")
+        import_sites(app.test_client(), owner, fleet.urls)
+        worker = start_worker(app, env={"DASHBOARD_LEASE_SECONDS": "1"})
+        rollout_id = start_rollout(app, owner, "pk_test_Halt1", concurrency=1)
+        poll(app, owner, rollout_id, until=lambda a: done(a) >= 2)
+        resp = app.test_client().post(f"/api/rollouts/{rollout_id}/halt", headers=owner.headers)
+        assert resp.status_code == 200 and resp.json["rollout"]["state"] == "halted"
+        wait_log(worker, f"rollout {rollout_id} is halted: stopping its chunk")
+        final = poll(app, owner, rollout_id, until=finished)[-1]
+        puts = sum(fleet.puts(u) for u in fleet.urls)
+    states = [t["state"] for t in final["targets"]]
+    assert states.count("skipped") >= 5
+    assert puts <= 10 - states.count("skipped") + 1  # at most one PUT was in flight

@@ -169,8 +169,9 @@ class _ChunkRun:
                         message="Resumed after a worker stopped: the value was already "
                                 "in place, so it was not pushed again.")
 
-    async def heartbeat(self) -> None:
-        interval = max(self.lease / 3.0, 0.2)
+    async def heartbeat(self, work: asyncio.Task[None]) -> None:
+        """Renew this worker's lease; cancel ``work`` when the rollout was halted."""
+        interval = max(min(self.lease / 3.0, 2.0), 0.2)
         while True:
             await asyncio.sleep(interval)
             db.session.execute(
@@ -179,29 +180,43 @@ class _ChunkRun:
                        RolloutTarget.state == "pending")
                 .values(lease_until=utcnow() + timedelta(seconds=self.lease))
                 .execution_options(synchronize_session=False))
+            state = db.session.scalar(select(Rollout.state).where(Rollout.id == self.rollout_id))
             db.session.commit()
+            if state in FINISHED_STATES:
+                log.info("rollout %s is %s: stopping its chunk", self.rollout_id, state)
+                work.cancel()
+                return
 
     async def run(self) -> None:
-        beat = asyncio.create_task(self.heartbeat())
+        """Back up, then push, with the heartbeat beside; a halt cancels the push."""
+        work = asyncio.create_task(self._work())
+        beat = asyncio.create_task(self.heartbeat(work))
         try:
-            if self.kind != "dry_run":
-                reads = [t for url, t in self.targets.items()
-                         if url in self.resumed
-                         or (url in self.need_backup and self.kind in ("push", "retry"))]
-                if reads:
-                    await engine.read(reads, options=self.options, on_snapshot=self.on_snapshot)
-            remaining = list(self.targets.values())
-            if not remaining:
-                return
-            if self.kind == "rollback":
-                await engine.push_values(((t, self.value_for(t.url)) for t in remaining),
-                                         self.setting, options=self.options,
-                                         on_result=self.on_result)
-            else:
-                await engine.push(remaining, self.setting, self.value or "",
-                                  options=self.options, on_result=self.on_result)
+            await work
+        except asyncio.CancelledError:
+            if not work.cancelled():
+                raise
         finally:
             beat.cancel()
+
+    async def _work(self) -> None:
+        """The backup read, the resumed targets' read, then the push."""
+        if self.kind != "dry_run":
+            reads = [t for url, t in self.targets.items()
+                     if url in self.resumed
+                     or (url in self.need_backup and self.kind in ("push", "retry"))]
+            if reads:
+                await engine.read(reads, options=self.options, on_snapshot=self.on_snapshot)
+        remaining = list(self.targets.values())
+        if not remaining:
+            return
+        if self.kind == "rollback":
+            await engine.push_values(((t, self.value_for(t.url)) for t in remaining),
+                                     self.setting, options=self.options,
+                                     on_result=self.on_result)
+        else:
+            await engine.push(remaining, self.setting, self.value or "",
+                              options=self.options, on_result=self.on_result)
 
 
 def run_chunk(rollout_id: int, chunk: int) -> int:

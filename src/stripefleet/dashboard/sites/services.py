@@ -245,7 +245,9 @@ def known_setting(setting: str) -> str:
 
 def note_observed(site_id: int, setting: str, value: str) -> None:
     """Record that ``site_id`` now holds ``value`` for ``setting`` (after a push that
-    was verified): the fleet page's observed fingerprint, drift cleared (flushes)."""
+    was verified): the fleet page's observed fingerprint, drift cleared; after a
+    rotation of ``template_master_api_key``, the new key becomes the site's own key
+    (encrypted), since the site no longer accepts the old one (flushes)."""
     site = db.session.get(Site, site_id)
     if site is None:
         return
@@ -257,6 +259,10 @@ def note_observed(site_id: int, setting: str, value: str) -> None:
     observed[setting] = entry
     site.observed = observed
     site.drift = [s for s in (site.drift or []) if s != setting]
+    if setting == MASTER_API_KEY:
+        # The site now accepts only this key (contracts.md): reach it with it from now on.
+        site.api_key_enc = get_box().encrypt(value)
+        site.api_key_fingerprint = fingerprint(value)
     db.session.flush()
 
 
