@@ -41,6 +41,13 @@ class RunningSite:
         return requests.put(f"{self.url}/api/export/settings/{setting}", json={"value": value},
                             headers=headers, timeout=10, **kwargs)
 
+    def set(self, setting: str, value: str) -> dict[str, Any]:
+        """A PUT that must succeed (a test's precondition): its JSON body."""
+        resp = self.put(setting, value)
+        assert resp.status_code == 200, f"{resp.status_code} {resp.text}\n{self.log_text()[-3000:]}"
+        body: dict[str, Any] = resp.json()
+        return body
+
     def get(self, path: str, *, api_key: str | None = None) -> requests.Response:
         """``GET path``, with ``X-API-Key`` when given."""
         headers = {"X-API-Key": api_key} if api_key else {}

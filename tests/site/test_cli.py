@@ -95,7 +95,7 @@ def test_settings_command_shows_masks_and_fingerprints_only(
     """``site settings`` lists each Stripe setting masked, never in clear."""
     instance = tmp_path / "instance"
     site = launch_site(db_url=database_url, instance_dir=instance)
-    site.put("stripe_secret_key", SK)
+    site.set("stripe_secret_key", SK)
     result = CliRunner().invoke(main, ["site", "settings", "--instance-dir", str(instance)],
                                 env=_env(database_url))
     assert result.exit_code == 0, result.output

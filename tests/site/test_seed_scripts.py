@@ -50,7 +50,7 @@ def test_verify_propagation_sh_fails_on_a_site_without_a_key(
 
 def test_verify_propagation_sh_passes_after_a_push(seed_site: RunningSite, tmp_path: Path) -> None:
     """Seed 002_'s verify_propagation.sh finds the key (its grep needs compact JSON)."""
-    seed_site.put("stripe_publishable_key", PK)
+    seed_site.set("stripe_publishable_key", PK)
     proc = _run(["bash", str(SCRIPTS / "verify_propagation.sh"),
                  str(_sites_file(tmp_path, seed_site.url))], tmp_path)
     assert proc.returncode == 0, proc.stdout
@@ -62,7 +62,7 @@ def test_backup_current_keys_sh_saves_each_sites_publishable_key(
     seed_site: RunningSite, tmp_path: Path
 ) -> None:
     """Seed 002_'s backup_current_keys.sh writes ``{site: pk}`` JSON (it needs jq)."""
-    seed_site.put("stripe_publishable_key", PK)
+    seed_site.set("stripe_publishable_key", PK)
     proc = _run(["bash", str(SCRIPTS / "backup_current_keys.sh"),
                  str(_sites_file(tmp_path, seed_site.url))], tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -72,7 +72,7 @@ def test_backup_current_keys_sh_saves_each_sites_publishable_key(
 
 def test_seed002_integration_script_passes(seed_site: RunningSite, tmp_path: Path) -> None:
     """Seed 002_'s "Automated Testing" script passes for a site holding a key."""
-    seed_site.put("stripe_publishable_key", PK)
+    seed_site.set("stripe_publishable_key", PK)
     script = (SCRIPTS / "seed002_integration.py").read_text()
     for url in SEED_SITE_URLS:
         script = script.replace(url, seed_site.url)
@@ -155,7 +155,7 @@ def test_seed000_stripe_pk_curl_shows_the_promised_body(
     seed_site: RunningSite, tmp_path: Path
 ) -> None:
     """Seed 000_'s ``curl -i .../api/stripe-pk``: 200 and ``{"success": true, ...}``."""
-    seed_site.put("stripe_publishable_key", PK)
+    seed_site.set("stripe_publishable_key", PK)
     proc = _run(["bash", "-c", f"curl -i {seed_site.url}/api/stripe-pk"], tmp_path)
     head, body = proc.stdout.split("\n\n", 1)  # text mode: CRLF read as LF
     assert head.startswith("HTTP/1.1 200")

@@ -32,7 +32,7 @@ def test_put_sets_a_value_and_answers_its_fingerprint(site: RunningSite, setting
 
 def test_put_of_the_same_value_is_unchanged(site: RunningSite) -> None:
     """Putting the value a setting already holds answers changed false, same fingerprints."""
-    site.put("stripe_secret_key", SK)
+    site.set("stripe_secret_key", SK)
     body = site.put("stripe_secret_key", SK).json()
     assert body["changed"] is False
     assert body["fingerprint"] == body["previous_fingerprint"] == fingerprint(SK)
@@ -41,7 +41,7 @@ def test_put_of_the_same_value_is_unchanged(site: RunningSite) -> None:
 
 def test_put_of_a_new_value_gives_the_previous_fingerprint(site: RunningSite) -> None:
     """A change answers the fingerprint the setting had before it, and bumps the version."""
-    site.put("stripe_publishable_key", PK)
+    site.set("stripe_publishable_key", PK)
     body = site.put("stripe_publishable_key", "pk_live_Other123").json()
     assert body["changed"] is True
     assert body["previous_fingerprint"] == fingerprint(PK)
@@ -109,6 +109,18 @@ def test_a_body_over_4_kib_is_413(shared_site: RunningSite) -> None:
     assert resp.json()["error"] == "payload_too_large"
 
 
+def test_a_chunked_body_over_4_kib_is_413(shared_site: RunningSite) -> None:
+    """Without a Content-Length (chunked), reading stops at 4 KiB with the same 413."""
+    body = ('{"value": "pk_test_' + "a" * 5000 + '"}').encode()
+    resp = requests.put(f"{shared_site.url}/api/export/settings/stripe_publishable_key",
+                        data=iter([body[:2000], body[2000:]]),
+                        headers={"X-API-Key": API_KEY, "Content-Type": "application/json"},
+                        timeout=10)
+    assert resp.request.headers.get("Transfer-Encoding") == "chunked"
+    assert resp.status_code == 413
+    assert resp.json()["error"] == "payload_too_large"
+
+
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
 def test_a_body_that_is_not_json_is_415(shared_site: RunningSite, content_type: str | None) -> None:
     """Only a JSON content type is accepted (415 otherwise), even with a JSON-looking body."""
@@ -172,7 +184,7 @@ def test_stripe_pk_is_404_not_configured_before_any_push(shared_site: RunningSit
 
 def test_stripe_pk_answers_the_publishable_key_in_the_seed_shape(site: RunningSite) -> None:
     """Seed 000_: ``{"success": true, "publishable_key": "pk_..."}`` after a push."""
-    site.put("stripe_publishable_key", PK)
+    site.set("stripe_publishable_key", PK)
     resp = site.get("/api/stripe-pk")
     assert resp.status_code == 200
     assert resp.json() == {"success": True, "publishable_key": PK}
@@ -210,8 +222,8 @@ def test_export_settings_needs_the_api_key(shared_site: RunningSite) -> None:
 
 def test_export_settings_describes_each_setting_without_its_value(site: RunningSite) -> None:
     """Each setting: configured, fingerprint, masked, updated_at (UTC ISO 8601), version."""
-    site.put("stripe_secret_key", SK)
-    site.put("stripe_secret_key", "sk_live_NewKey0000wxyz")
+    site.set("stripe_secret_key", SK)
+    site.set("stripe_secret_key", "sk_live_NewKey0000wxyz")
     settings = site.get("/api/export/settings", api_key=API_KEY).json()["settings"]
     assert set(settings) == {*VALID, "template_master_api_key"}
     secret = settings["stripe_secret_key"]
@@ -229,7 +241,7 @@ def test_export_settings_describes_each_setting_without_its_value(site: RunningS
 
 def test_export_settings_shows_the_publishable_key_itself(site: RunningSite) -> None:
     """The publishable key is public: its entry carries ``value`` (backups restore it)."""
-    site.put("stripe_publishable_key", PK)
+    site.set("stripe_publishable_key", PK)
     settings = site.get("/api/export/settings", api_key=API_KEY).json()["settings"]
     assert settings["stripe_publishable_key"]["value"] == PK
     assert settings["stripe_publishable_key"]["masked"] == "pk_test_...6789"
@@ -237,7 +249,7 @@ def test_export_settings_shows_the_publishable_key_itself(site: RunningSite) -> 
 
 def test_export_of_one_setting_matches_the_list(site: RunningSite) -> None:
     """``GET /api/export/settings/<name>`` gives that setting's entry of the list."""
-    site.put("stripe_webhook_secret", WH)
+    site.set("stripe_webhook_secret", WH)
     one = site.get("/api/export/settings/stripe_webhook_secret", api_key=API_KEY).json()
     listed = site.get("/api/export/settings", api_key=API_KEY).json()["settings"]
     assert one.pop("setting") == "stripe_webhook_secret"

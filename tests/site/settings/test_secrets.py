@@ -83,7 +83,7 @@ def test_no_database_row_holds_a_secret(site: RunningSite) -> None:
 
 def test_a_publishable_key_is_stored_in_clear(site: RunningSite) -> None:
     """The publishable key is public: stored as is, as seed 002_'s SQL shows it."""
-    site.put("stripe_publishable_key", "pk_test_PublicKey123")
+    site.set("stripe_publishable_key", "pk_test_PublicKey123")
     engine = sa.create_engine(site.database_url)
     try:
         with engine.connect() as conn:
@@ -96,9 +96,9 @@ def test_a_publishable_key_is_stored_in_clear(site: RunningSite) -> None:
 
 def test_each_change_is_stored_with_who_and_fingerprints(site: RunningSite) -> None:
     """A change row per change (none for an unchanged PUT): actor, old and new fingerprints."""
-    site.put("stripe_secret_key", SK)
-    site.put("stripe_secret_key", SK)
-    site.put("stripe_secret_key", "sk_live_Second000")
+    site.set("stripe_secret_key", SK)
+    site.set("stripe_secret_key", SK)
+    site.set("stripe_secret_key", "sk_live_Second000")
     engine = sa.create_engine(site.database_url)
     try:
         with engine.connect() as conn:
@@ -118,8 +118,8 @@ def test_each_change_is_stored_with_who_and_fingerprints(site: RunningSite) -> N
 
 def test_each_change_is_logged_with_fingerprints(site: RunningSite) -> None:
     """The site logs each change: setting, version, the caller's key fingerprint, old -> new."""
-    site.put("stripe_webhook_secret", WH)
-    site.put("stripe_webhook_secret", "whsec_Second000")
+    site.set("stripe_webhook_secret", WH)
+    site.set("stripe_webhook_secret", "whsec_Second000")
     log = site.log_text()
     actor = f"api:{fingerprint(API_KEY)}"
     assert re.search(rf"stripe_webhook_secret changed to version 1 by {actor} .*"
