@@ -270,3 +270,17 @@ def test_rotating_the_fleet_key_keeps_the_sites_reachable(world: Any) -> None:
     after = push(app, owner, "pk_test_AfterRotation1")
     assert after["rollout"]["recap"]["changed"] == 2
     assert new_key not in json.dumps(rotated) + json.dumps(sites)
+
+
+def test_targets_can_be_paged_and_filtered(world: Any) -> None:
+    """GET /api/rollouts/<id> pages the targets (limit, offset) and filters them by
+    state, while progress counts every target."""
+    app, owner, _, _ = world(["ok", "ok", "unauthorized"])
+    rollout_id = push(app, owner, "pk_test_Page1")["rollout"]["id"]
+    client = app.test_client()
+    page = client.get(f"/api/rollouts/{rollout_id}?limit=1&offset=1", headers=owner.headers).json
+    assert len(page["targets"]) == 1 and sum(page["progress"].values()) == 3
+    failed = client.get(f"/api/rollouts/{rollout_id}?state=failed", headers=owner.headers).json
+    assert [t["error"] for t in failed["targets"]] == ["invalid_api_key"]
+    bad = client.get(f"/api/rollouts/{rollout_id}?limit=x", headers=owner.headers)
+    assert bad.status_code == 400 and bad.json["error"] == "invalid_query"

@@ -17,13 +17,27 @@ from stripefleet.dashboard.rollouts.tasks import enqueue_rollout
 bp = Blueprint("rollouts_api", __name__, url_prefix="/api/rollouts")
 
 
-def rollout_payload(rollout: Rollout, *, with_targets: bool = True) -> dict[str, Any]:
-    """``{"rollout": ..., "progress": {state: n}, "targets": [...]}`` (no secret)."""
+def rollout_payload(rollout: Rollout, *, with_targets: bool = True, state: str | None = None,
+                    limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+    """``{"rollout": ..., "progress": {state: n}, "targets": [...]}`` (no secret).
+
+    ``state``, ``limit`` and ``offset`` page the targets of a large rollout.
+    """
+    from sqlalchemy import select
+
+    from stripefleet.dashboard.rollouts.models import RolloutTarget
+
     db.session.refresh(rollout)
     payload: dict[str, Any] = {"rollout": rollout.as_dict(),
                                "progress": services.progress(rollout)}
     if with_targets:
-        payload["targets"] = [t.as_dict() for t in rollout.targets]
+        query = select(RolloutTarget).where(RolloutTarget.rollout_id == rollout.id) \
+            .order_by(RolloutTarget.id).offset(offset)
+        if state:
+            query = query.where(RolloutTarget.state == state)
+        if limit is not None:
+            query = query.limit(limit)
+        payload["targets"] = [t.as_dict() for t in db.session.scalars(query)]
     return payload
 
 
@@ -66,8 +80,20 @@ def create() -> Any:
 @bp.get("/<int:rollout_id>")
 @require_role("viewer")
 def get(rollout_id: int) -> Any:
-    """The rollout, its live progress (counts per state) and its targets."""
-    return ok(**rollout_payload(services.get_rollout(rollout_id)))
+    """The rollout, its live progress (counts per state) and its targets; query
+    ``state`` (targets in that state), ``limit`` and ``offset`` (paging)."""
+    from flask import request
+
+    from stripefleet.dashboard.errors import DashboardError
+
+    try:
+        limit = int(request.args["limit"]) if request.args.get("limit") else None
+        offset = int(request.args.get("offset") or 0)
+    except ValueError:
+        raise DashboardError("invalid_query", "limit and offset are whole numbers.") from None
+    return ok(**rollout_payload(services.get_rollout(rollout_id),
+                                state=request.args.get("state") or None,
+                                limit=limit, offset=max(offset, 0)))
 
 
 @bp.post("/<int:rollout_id>/start")

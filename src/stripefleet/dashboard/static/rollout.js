@@ -7,6 +7,7 @@
   var id = actions.dataset.rolloutId;
   var finished = ['succeeded', 'partially_failed', 'failed', 'halted', 'rolled_back'];
   var body = document.querySelector('#targets tbody');
+  var LIMIT = 2000;  // rows drawn; the counts and the recap always cover every target
 
   function cell(text, cls) {
     var td = document.createElement('td');
@@ -56,7 +57,7 @@
   }
 
   function poll() {
-    fetch('/api/rollouts/' + id, {credentials: 'same-origin', headers: {'Accept': 'application/json'}})
+    fetch('/api/rollouts/' + id + '?limit=' + LIMIT, {credentials: 'same-origin', headers: {'Accept': 'application/json'}})
       .then(function (resp) { return resp.json(); })
       .then(function (data) {
         if (!data.success) { return; }
