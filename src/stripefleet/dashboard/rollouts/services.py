@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from stripefleet.common.keys import (
-    PUBLISHABLE_KEY,
     InvalidValue,
     fingerprint,
     is_secret,
@@ -24,7 +23,7 @@ from stripefleet.common.keys import (
 )
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.auth.models import User
-from stripefleet.dashboard.errors import Conflict, DashboardError, Forbidden, NotFound
+from stripefleet.dashboard.errors import Conflict, DashboardError, NotFound
 from stripefleet.dashboard.extensions import db, get_box
 from stripefleet.dashboard.rollouts.models import (
     FAILED_TARGET_STATES,
@@ -350,19 +349,3 @@ def progress(rollout: Rollout) -> dict[str, int]:
         select(RolloutTarget.state, func.count()).where(RolloutTarget.rollout_id == rollout.id)
         .group_by(RolloutTarget.state)).all()
     return {state: count for state, count in rows}
-
-
-def pushable_value(rollout: Rollout) -> str | None:
-    """The rollout's value in clear (for the worker only; never shown)."""
-    return get_box().decrypt(rollout.value_enc) if rollout.value_enc else None
-
-
-def forbid_unless(user: User, role: str, message: str) -> None:
-    """Raise Forbidden unless ``user`` has ``role``."""
-    if not user.has_role(role):
-        raise Forbidden("forbidden", message)
-
-
-__all__ = ["PUBLISHABLE_KEY", "create_rollout", "get_rollout", "halt", "list_rollouts",
-           "parse_options", "previous_value", "progress", "required_role", "retry_failed",
-           "roll_back", "start_from_dry_run"]
