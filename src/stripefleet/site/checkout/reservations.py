@@ -36,6 +36,28 @@ class OutOfStock(Exception):
         self.product_ids = product_ids
 
 
+def order_quantities(order_id: int) -> list[tuple[int, int, str]]:
+    """``(product_id, units, product_type)`` of an order, summed per product, in id order
+    (one query; the lock order of :func:`_quantities`)."""
+    lines = OrderLine.__table__
+    rows = db.session.execute(
+        sa.select(lines.c.product_id, sa.func.sum(lines.c.quantity),
+                  sa.func.min(lines.c.product_type))
+        .where(lines.c.order_id == order_id).group_by(lines.c.product_id)
+        .order_by(lines.c.product_id)).all()
+    return [(int(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+
+def convert_units(order_id: int) -> None:
+    """Move an order's units from ``reserved`` to ``sold`` (equipment: back from
+    ``reserved``). The caller has just moved the order's reservation ``held -> sold``."""
+    for product_id, units, kind in order_quantities(order_id):
+        sold = _products.c.sold + units if kind == PRODUCT else _products.c.sold
+        db.session.execute(sa.update(_products).where(_products.c.id == product_id)
+                           .values(reserved=_products.c.reserved - units, sold=sold,
+                                   updated_at=utcnow()))
+
+
 def _quantities(lines: Iterable[OrderLine]) -> list[tuple[int, int]]:
     """``(product_id, units)`` summed per product, in id order (a fixed lock order
     keeps two checkouts of the same products from deadlocking on PostgreSQL)."""
@@ -102,12 +124,7 @@ def convert(order: Order) -> bool:
     """
     if not _move(order.id, SOLD):
         return False
-    kinds = {line.product_id: line.product_type for line in order.lines}
-    for product_id, units in _quantities(order.lines):
-        sold = _products.c.sold + units if kinds[product_id] == PRODUCT else _products.c.sold
-        db.session.execute(sa.update(_products).where(_products.c.id == product_id)
-                           .values(reserved=_products.c.reserved - units, sold=sold,
-                                   updated_at=utcnow()))
+    convert_units(order.id)
     log.info("order %s: reservation kept as sold", order.id)
     return True
 

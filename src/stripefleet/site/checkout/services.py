@@ -23,6 +23,7 @@ from stripefleet.site.checkout import reservations
 from stripefleet.site.checkout.models import (
     EXPIRED,
     FAILED,
+    PAID,
     PENDING,
     STATUS_MOVES,
     Order,
@@ -157,6 +158,33 @@ def move_status(order: Order, new: str, **values: Any) -> bool:
         log.info("order %s -> %s", order.id, new)
         return True
     return False
+
+
+def pay_session(session_id: str, amount: int, currency: str,
+                payment_intent: str | None) -> int | None:
+    """The usual payment in two statements: ``pending -> paid`` and ``held -> sold`` for
+    the order of ``session_id`` when its amount and currency match; flushes.
+
+    Returns:
+        The order's id when this call paid it; None when there is nothing so simple to
+        do (no such order, already moved, amount mismatch): the caller takes the
+        general path (``webhooks.handlers``).
+    """
+    now = utcnow()
+    order_id = db.session.execute(
+        sa.update(_orders)
+        .where(_orders.c.stripe_session_id == session_id, _orders.c.status == PENDING,
+               _orders.c.reservation == reservations.HELD,
+               _orders.c.amount_total == amount, _orders.c.currency == currency)
+        .values(status=PAID, reservation=reservations.SOLD, paid_at=now, updated_at=now,
+                stripe_payment_intent=sa.func.coalesce(_orders.c.stripe_payment_intent,
+                                                       payment_intent))
+        .returning(_orders.c.id)).scalar_one_or_none()
+    if order_id is None:
+        return None
+    reservations.convert_units(order_id)
+    log.info("order %s -> paid, reservation kept as sold", order_id)
+    return int(order_id)
 
 
 def fail_order(order: Order, reason: str) -> None:

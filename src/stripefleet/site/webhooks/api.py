@@ -42,7 +42,10 @@ def stripe_webhook() -> Response | tuple[Response, int]:
         raise ApiError(400, "invalid_signature", str(exc)) from None
     text = payload.decode("utf-8", errors="replace")
     try:
-        receipt = services.record_and_process(event, text)
+        receipt = services.try_paid_fast(event, text)
+        if receipt is None:
+            db.session.rollback()
+            receipt = services.record_and_process(event, text)
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
