@@ -125,3 +125,57 @@ def test_serve_with_workers_runs_gunicorn(
     for _ in range(6):
         assert site.get("/api/stripe-pk").json()["publishable_key"] == "pk_test_Gunicorn1"
     assert "gunicorn" in site.log_text().lower() or "Booting worker" in site.log_text()
+
+
+def _store_secret(database_url: str, instance: Path, ring: str) -> None:
+    from stripefleet.site.app import create_app
+    from stripefleet.site.db import upgrade_database
+    from stripefleet.site.extensions import db
+    from stripefleet.site.settings.services import put_value
+
+    app = create_app({"SITE_INSTANCE_DIR": str(instance), "DATABASE_URL": database_url,
+                      "STRIPEFLEET_ENCRYPTION_KEY": ring})
+    with app.app_context():
+        upgrade_database()
+        put_value("stripe_secret_key", SK, actor="test")
+        db.session.commit()
+        db.engine.dispose()
+
+
+def test_serve_refuses_secrets_it_cannot_decrypt(database_url: str, tmp_path: Path) -> None:
+    """Started with a key ring that lacks the secrets' key, serve exits 1 and names them."""
+    from cryptography.fernet import Fernet
+
+    instance = tmp_path / "instance"
+    _store_secret(database_url, instance, Fernet.generate_key().decode())
+    result = CliRunner().invoke(
+        main, ["site", "serve", "--port", "1", "--instance-dir", str(instance)],
+        env=_env(database_url, TEMPLATE_MASTER_API_KEY=API_KEY,
+                 STRIPEFLEET_ENCRYPTION_KEY=Fernet.generate_key().decode()))
+    assert result.exit_code == 1
+    assert "stripe_secret_key cannot be decrypted" in result.output
+    assert SK not in result.output
+
+
+def test_reencrypt_moves_secrets_to_the_rings_first_key(database_url: str, tmp_path: Path) -> None:
+    """``site reencrypt`` with ring "new,old" lets the old key be dropped afterwards."""
+    from cryptography.fernet import Fernet
+
+    from stripefleet.site.app import create_app
+    from stripefleet.site.settings.services import get_value
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    instance = tmp_path / "instance"
+    _store_secret(database_url, instance, old)
+    result = CliRunner().invoke(main, ["site", "reencrypt", "--instance-dir", str(instance)],
+                                env=_env(database_url, STRIPEFLEET_ENCRYPTION_KEY=f"{new},{old}"))
+    assert result.exit_code == 0, result.output
+    assert "re-encrypted 1 stored secret(s)" in result.output
+    app = create_app({"SITE_INSTANCE_DIR": str(instance), "DATABASE_URL": database_url,
+                      "STRIPEFLEET_ENCRYPTION_KEY": new})
+    with app.app_context():
+        assert get_value("stripe_secret_key") == SK
+        from stripefleet.site.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()

@@ -106,11 +106,18 @@ def serve(port: int, host: str, instance_dir: Path | None, threads: int, workers
 
     from stripefleet.site.extensions import db
     from stripefleet.site.serve import run_gunicorn, run_waitress
-    from stripefleet.site.settings.services import accepted_api_keys
+    from stripefleet.site.settings.services import accepted_api_keys, undecryptable_settings
 
     try:
         app = build_app(instance_dir)
         with app.app_context():
+            undecryptable = undecryptable_settings()
+            if undecryptable:
+                raise click.ClickException(
+                    f"the stored {', '.join(undecryptable)} cannot be decrypted: "
+                    "STRIPEFLEET_ENCRYPTION_KEY (or <instance>/encryption.key) lacks the "
+                    "key they were encrypted with; restore it (a ring may list several "
+                    "keys, comma-separated)")
             has_key = bool(accepted_api_keys())
             url = db.engine.url.render_as_string(hide_password=True)
             db.engine.dispose()
@@ -172,6 +179,27 @@ def show_settings(instance_dir: Path | None) -> None:
                            f"version={state.version} updated_at={state.to_json()['updated_at']}")
             else:
                 click.echo(f"{name}: not configured")
+
+
+@site.command("reencrypt")
+@instance_dir_option
+def reencrypt(instance_dir: Path | None) -> None:
+    """Re-encrypt the stored secrets with the first key of the ring.
+
+    Rotate the encryption key: put a new key first in STRIPEFLEET_ENCRYPTION_KEY,
+    keep the old ones after it, run this, then drop the old ones.
+    """
+    from stripefleet.site.extensions import db
+    from stripefleet.site.settings.services import reencrypt_secrets
+
+    app = build_app(instance_dir)
+    with app.app_context():
+        try:
+            count = reencrypt_secrets()
+        except DecryptionError as exc:
+            raise click.ClickException(str(exc)) from None
+        db.session.commit()
+    click.echo(f"re-encrypted {count} stored secret(s)")
 
 
 @site.group("db")

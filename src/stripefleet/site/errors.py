@@ -13,6 +13,8 @@ import logging
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from stripefleet.common.crypto import DecryptionError
+
 log = logging.getLogger(__name__)
 
 #: Werkzeug's HTTP errors -> our codes.
@@ -81,6 +83,13 @@ def register_error_handlers(app: Flask) -> None:
             413: "The request body is too large.",
         }
         return error_response(status, code, messages.get(status, exc.description or code))
+
+    @app.errorhandler(DecryptionError)
+    def _undecryptable(exc: DecryptionError) -> tuple[Response, int]:
+        log.error("%s", exc)
+        return error_response(500, "encryption_key_mismatch",
+                              "The site cannot decrypt its stored secrets: its encryption "
+                              "key ring lacks the key they were encrypted with.")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from stripefleet.common.crypto import SecretBox
+from stripefleet.common.crypto import DecryptionError, SecretBox
 from stripefleet.common.keys import (
     MASTER_API_KEY,
     PUBLISHABLE_KEY,
@@ -298,3 +298,50 @@ def webhook_secrets(*, grace: dt.timedelta = dt.timedelta(hours=24)) -> list[str
     if row.previous_value and utcnow() - _aware(row.updated_at) <= grace:
         secrets.append(secret_box().decrypt(row.previous_value))
     return secrets
+
+
+def undecryptable_settings() -> list[str]:
+    """The stored secret settings the current key ring cannot decrypt (start-up check)."""
+    bad = []
+    for row in db.session.scalars(sa.select(AdminSetting).order_by(AdminSetting.key)):
+        if row.key not in SETTINGS or not is_secret(row.key):
+            continue
+        for token in (row.value, row.previous_value):
+            if token is None:
+                continue
+            try:
+                secret_box().decrypt(token)
+            except DecryptionError:
+                bad.append(row.key)
+                break
+    return bad
+
+
+def reencrypt_secrets() -> int:
+    """Re-encrypt every stored secret with the ring's first key; flushes.
+
+    After a new key is put first in ``STRIPEFLEET_ENCRYPTION_KEY`` (older keys kept
+    after it), this lets the old keys be dropped later (MultiFernet.rotate).
+
+    Returns:
+        The number of rows re-encrypted.
+
+    Raises:
+        stripefleet.common.crypto.DecryptionError: a value no key of the ring decrypts
+            (nothing is changed then).
+    """
+    bad = undecryptable_settings()
+    if bad:
+        raise DecryptionError(f"the key ring cannot decrypt {', '.join(bad)}; nothing "
+                              "was re-encrypted")
+    count = 0
+    for row in db.session.scalars(sa.select(AdminSetting)):
+        if row.key not in SETTINGS or not is_secret(row.key):
+            continue
+        row.value = secret_box().rotate(row.value)
+        if row.previous_value is not None:
+            row.previous_value = secret_box().rotate(row.previous_value)
+        count += 1
+    db.session.flush()
+    log.info("re-encrypted %s stored secret(s) with the ring's first key", count)
+    return count
