@@ -156,3 +156,47 @@ def test_refund_marks_the_paid_order_refunded(shop: Shop) -> None:
     shop.emulator.sdk().v1.refunds.create(params={"payment_intent": intent})
     order = shop.wait_order(sid, lambda o: o["status"] == "refunded")
     assert order["status"] == "refunded"
+
+
+@pytest.mark.parametrize("kind", ["checkout.session.completed", "payment_intent.succeeded"])
+def test_concurrent_deliveries_of_one_event_process_it_once(shop: Shop, kind: str) -> None:
+    """Ten simultaneous deliveries of the same event id: one ``processed``, nine
+    ``duplicate``, one sale."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    art, sid = _buy(shop, stock=3)
+    event = json.loads(_forged_completion(shop, sid))
+    if kind == "payment_intent.succeeded":
+        session = event["data"]["object"]
+        event["data"]["object"] = {
+            "id": f"pi_{uuid.uuid4().hex[:24]}", "object": "payment_intent",
+            "amount": session["amount_total"], "amount_received": session["amount_total"],
+            "currency": session["currency"], "status": "succeeded",
+            "metadata": session["metadata"]}
+    event["type"] = kind
+    payload = json.dumps(event)
+    header = sign(payload, shop.webhook_secret)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda _: shop.post_event(payload, header), range(10)))
+    statuses = sorted(a.json()["status"] for a in answers)
+    assert statuses == ["duplicate"] * 9 + ["processed"]
+    assert shop.order(sid)["status"] == "paid"
+    assert (shop.product(art["slug"])["available"], shop.product(art["slug"])["stock"]) == (2, 3)
+
+
+def test_event_signed_with_the_previous_secret_is_accepted_after_a_rotation(
+        shop: Shop) -> None:
+    """During a rotation, events Stripe signed with the previous webhook signing secret
+    still verify (the current and the previous secret are both tried)."""
+    from tests.site.shop.harness import API_KEY
+
+    _, sid = _buy(shop)
+    old = shop.webhook_secret
+    new = f"whsec_rotated{uuid.uuid4().hex}"
+    for value in (new, old):  # rotate, then back, so the module's endpoint keeps working
+        r = requests.put(f"{shop.url}/api/export/settings/stripe_webhook_secret",
+                         json={"value": value}, headers={"X-API-Key": API_KEY}, timeout=10)
+        assert r.status_code == 200
+        payload = _forged_completion(shop, sid)
+        previous = old if value == new else new
+        assert shop.post_event(payload, sign(payload, previous)).status_code == 200
