@@ -67,6 +67,7 @@ def test_no_log_line_holds_a_secret(site: RunningSite) -> None:
     _exercise(site)
     site.put("stripe_secret_key", SK, api_key="not-the-key-not-the-key")
     log = site.log_text()
+    assert fingerprint(SK) in log and "rejected an invalid API key" in log  # it was logged
     for secret in (SK, WH, SK_BAD, API_KEY, SK[8:], WH[6:], NEW_API_KEY,
                    "not-the-key-not-the-key"):
         assert secret not in log
