@@ -187,8 +187,8 @@ def serve(instance_dir: Path | None, host: str, port: int, workers: int) -> None
 
     signal.signal(signal.SIGTERM, _terminate)
     supervisor.start()
-    click.echo(f"Dashboard on http://{host}:{port}/ (worker pid {supervisor.proc.pid})",
-               err=True)
+    worker_pid = supervisor.proc.pid if supervisor.proc else None
+    click.echo(f"Dashboard on http://{host}:{port}/ (worker pid {worker_pid})", err=True)
     try:
         waitress_serve(app, host=host, port=port, threads=8, ident="stripefleet")
     except KeyboardInterrupt:

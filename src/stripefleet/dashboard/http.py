@@ -30,4 +30,4 @@ def ok(status: int = 200, **data: Any) -> tuple[Response, int]:
 
 def acting_user() -> User:
     """The logged-in (or token's) user; routes are guarded, so there is one."""
-    return cast(User, current_user._get_current_object())  # type: ignore[attr-defined]
+    return cast(User, current_user._get_current_object())

@@ -46,7 +46,8 @@ def init_queue(app: Flask) -> None:
 
 def get_huey(app: Flask | None = None) -> Huey:
     """The Huey instance of ``app`` (the current app by default)."""
-    return (app or current_app).extensions["stripefleet_huey"]  # type: ignore[no-any-return]
+    huey: Huey = (app or current_app).extensions["stripefleet_huey"]
+    return huey
 
 
 def task(name: str, app: Flask | None = None) -> Any:

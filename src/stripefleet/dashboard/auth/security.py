@@ -47,12 +47,12 @@ def init_security(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
 
-    @login_manager.user_loader
+    @login_manager.user_loader  # type: ignore[untyped-decorator]
     def _load(user_id: str) -> User | None:
         user = db.session.get(User, int(user_id))
         return user if user is not None and user.active else None
 
-    @login_manager.request_loader
+    @login_manager.request_loader  # type: ignore[untyped-decorator]
     def _from_token(req: Any) -> User | None:
         return cast(User | None, g.get("token_user"))
 

@@ -127,7 +127,8 @@ def user_for_token(token: str) -> User | None:
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
-    return row.user
+    user: User = row.user
+    return user
 
 
 def update_user(actor: User, user: User, changes: dict[str, object]) -> User:

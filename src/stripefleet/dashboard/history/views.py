@@ -22,11 +22,16 @@ def _filters() -> dict[str, str | None]:
             "state": request.args.get("state") or None}
 
 
+def _rows(limit: int = 10000) -> list[dict[str, object]]:
+    filters = _filters()
+    return services.rows(setting=filters["setting"], state=filters["state"], limit=limit)
+
+
 @bp.get("/history")
 @require_role("viewer")
 def page() -> Any:
     """The history page."""
-    return render_template("history.html", rows=services.rows(**_filters(), limit=500),
+    return render_template("history.html", rows=_rows(500),
                            settings=list(SETTINGS), states=STATES, filters=_filters())
 
 
@@ -34,7 +39,7 @@ def page() -> Any:
 @require_role("viewer")
 def api_list() -> Any:
     """``{"rollouts": [row, ...]}``, query ``setting`` and ``state``."""
-    return ok(rollouts=services.rows(**_filters()))
+    return ok(rollouts=_rows())
 
 
 @bp.get("/api/history/export")
@@ -42,7 +47,7 @@ def api_list() -> Any:
 def export() -> Any:
     """``?format=csv`` (default) or ``json``: a download of the filtered history."""
     fmt = request.args.get("format", "csv")
-    rows = services.rows(**_filters())
+    rows = _rows()
     if fmt == "json":
         import json
 

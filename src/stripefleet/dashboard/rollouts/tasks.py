@@ -19,7 +19,7 @@ from stripefleet.dashboard.rollouts.models import Rollout
 def register_rollout_tasks(huey: Huey, app: Flask) -> dict[str, Any]:
     """Register the rollout tasks on ``huey``, bound to ``app``; returns them by name."""
 
-    @huey.task(name="run_chunk")
+    @huey.task(name="run_chunk")  # type: ignore[untyped-decorator]
     def run_chunk(rollout_id: int, chunk: int) -> None:
         from stripefleet.dashboard.rollouts import runner
 
@@ -29,7 +29,7 @@ def register_rollout_tasks(huey: Huey, app: Flask) -> dict[str, Any]:
             finally:
                 db.session.remove()
 
-    @huey.task(name="resume_rollouts")
+    @huey.task(name="resume_rollouts")  # type: ignore[untyped-decorator]
     def resume_rollouts() -> None:
         from stripefleet.dashboard.rollouts import runner
 
@@ -41,11 +41,11 @@ def register_rollout_tasks(huey: Huey, app: Flask) -> dict[str, Any]:
         if wait is not None and not huey.immediate:
             resume_rollouts.schedule(delay=wait)
 
-    @huey.periodic_task(crontab(), name="resume_rollouts_periodic")
+    @huey.periodic_task(crontab(), name="resume_rollouts_periodic")  # type: ignore[untyped-decorator]
     def resume_rollouts_periodic() -> None:
         resume_rollouts()
 
-    @huey.on_startup(name="resume_rollouts_on_startup")
+    @huey.on_startup(name="resume_rollouts_on_startup")  # type: ignore[untyped-decorator]
     def _on_startup() -> None:
         resume_rollouts()
 

@@ -78,7 +78,7 @@ def import_sites() -> Any:
     audit.record("site.import", details={"added": len(result["added"]),
                                          "existing": len(result["existing"])})
     db.session.commit()
-    return ok(**result)
+    return ok(added=result["added"], existing=result["existing"])
 
 
 @bp.post("/verify")

@@ -64,7 +64,7 @@ def verify_fleet() -> int:
 def register_site_tasks(huey: Huey, app: Flask) -> dict[str, Any]:
     """Register the fleet tasks on ``huey``, bound to ``app``."""
 
-    @huey.task(name="verify_fleet")
+    @huey.task(name="verify_fleet")  # type: ignore[untyped-decorator]
     def verify_fleet_task() -> None:
         with app.app_context():
             try:
@@ -73,7 +73,7 @@ def register_site_tasks(huey: Huey, app: Flask) -> dict[str, Any]:
                 db.session.remove()
 
     @huey.periodic_task(_schedule(int(app.config["VERIFY_INTERVAL_MINUTES"])),
-                        name="verify_fleet_periodic")
+                        name="verify_fleet_periodic")  # type: ignore[untyped-decorator]
     def verify_fleet_periodic() -> None:
         verify_fleet_task.call_local()
 
