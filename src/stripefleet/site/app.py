@@ -57,6 +57,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings["SQLALCHEMY_DATABASE_URI"]),
         RATELIMIT_STORAGE_URI=settings["SITE_RATELIMIT_STORAGE_URI"],
+        # "10 failures in a minute" means any 60 s, not a clock minute.
+        RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_HEADERS_ENABLED=False,
     )
     if settings["SITE_TRUSTED_PROXIES"]:

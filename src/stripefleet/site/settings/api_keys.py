@@ -50,6 +50,8 @@ def require_api_key(view: Callable[P, R]) -> Callable[P, R]:
             reset_at = limiter.limiter.get_window_stats(
                 FAILED_ATTEMPTS_LIMIT, _NAMESPACE, client).reset_time
             retry_after = max(1, math.ceil(reset_at - time.time()))
+            log.warning("locked out %s on %s %s for %s s after too many failed API keys",
+                        client, request.method, request.path, retry_after)
             raise ApiError(429, "too_many_attempts",
                            f"Too many failed API-key attempts from {client}; try again in "
                            f"{retry_after} s.", {"Retry-After": str(retry_after)})
