@@ -55,3 +55,21 @@ def test_audit_log_is_append_only(app: object) -> None:
         except AppendOnlyError:
             db.session.rollback()
         assert db.session.get(AuditEvent, event.id).action == "test.event"
+
+
+def test_audit_records_the_client_behind_a_trusted_proxy(make_app: object) -> None:
+    """With DASHBOARD_TRUSTED_PROXIES=1 the audit log records X-Forwarded-For's client,
+    without it the proxy's address."""
+    from tests.dashboard.conftest import login
+
+    for hops, expected in ((1, "203.0.113.7"), (0, "127.0.0.1")):
+        app = make_app(TRUSTED_PROXIES=hops)  # type: ignore[operator]
+        account = add_user(app, "viewer", f"p{hops}@example.org")
+        client = app.test_client()
+        client.environ_base.update(REMOTE_ADDR="127.0.0.1",
+                                   HTTP_X_FORWARDED_FOR="203.0.113.7")
+        login(client, account.email)
+        with app.app_context():
+            event = db.session.scalars(db.select(AuditEvent).where(
+                AuditEvent.action == "auth.login")).one()
+            assert event.remote_addr == expected

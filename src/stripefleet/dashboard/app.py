@@ -36,6 +36,12 @@ def create_app(config: dict[str, Any] | None = None, *,
     app = Flask(__name__, instance_path=settings["INSTANCE_DIR"])
     app.config.update(settings)
 
+    hops = int(settings.get("TRUSTED_PROXIES") or 0)
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,  # type: ignore[method-assign]
+                                x_host=hops)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     login_manager.init_app(app)

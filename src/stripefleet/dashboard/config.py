@@ -28,6 +28,9 @@ Variables (README, section "Configuration"):
   except when ``serve``/``web`` listen on a loopback address over plain HTTP.
 - ``DASHBOARD_ENGINE_BACKOFF`` (0.5): first retry backoff of the engine, seconds; 0 is
   the testing switch (no backoff sleeps).
+- ``DASHBOARD_TRUSTED_PROXIES`` (0): reverse proxies in front of the web app whose
+  ``X-Forwarded-For/-Proto/-Host`` are trusted (werkzeug's ProxyFix), so that the audit
+  log records the client's address.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ _DASHBOARD_VARS: dict[str, tuple[str, Any, Any]] = {
     "DASHBOARD_SECURE_COOKIES": ("SESSION_COOKIE_SECURE", _bool, None),
     "DASHBOARD_ENGINE_BACKOFF": ("ENGINE_BACKOFF", _float, 0.5),
     "DASHBOARD_INSTANCE_DIR": ("INSTANCE_DIR", lambda n, r: r, None),
+    "DASHBOARD_TRUSTED_PROXIES": ("TRUSTED_PROXIES", lambda n, r: _int(n, r, 0), 0),
 }
 
 

@@ -297,3 +297,15 @@ def test_unknown_api_path_is_json_404(world: Any) -> None:
     app, accounts = world
     resp = app.test_client().get("/api/nothing", headers=accounts["viewer"].headers)
     assert resp.status_code == 404 and resp.json["error"] == "not_found"
+
+
+def test_token_user_acts_even_with_a_session(world: Any) -> None:
+    """A request with a bearer token acts as the token's user, not as the session's."""
+    app, accounts = world
+    client = app.test_client()
+    login(client, accounts["owner"].email)
+    resp = client.get("/api/me", headers=accounts["viewer"].headers)
+    assert resp.json["user"]["email"] == accounts["viewer"].email
+    denied = client.post("/api/sites", json={"url": "https://x.fr"},
+                         headers=accounts["viewer"].headers)
+    assert denied.status_code == 403

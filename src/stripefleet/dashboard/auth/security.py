@@ -65,6 +65,7 @@ def init_security(app: Flask) -> None:
                 return jsonify(success=False, error="invalid_token",
                                message="The API token is unknown or revoked."), 401
             g.token_user = user
+            g._login_user = user  # the token's user acts, even beside a session cookie
             return None
         if request.method in UNSAFE_METHODS and not (
                 wants_json() and not current_user.is_authenticated):
