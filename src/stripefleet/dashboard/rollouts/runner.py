@@ -78,8 +78,10 @@ class _ChunkRun:
         self.values: dict[str, str] = {}
         self.targets: dict[str, engine.Target] = {}
         self.site_ids = {row.url: row.site_id for row in rows}
+        sites = {site.id: site for site in db.session.scalars(
+            select(Site).where(Site.id.in_([r.site_id for r in rows if r.site_id])))}
         for row in rows:
-            site = db.session.get(Site, row.site_id) if row.site_id else None
+            site = sites.get(row.site_id) if row.site_id else None
             if site is None:
                 self._write(row.url, state="skipped", error="site_deleted")
                 continue

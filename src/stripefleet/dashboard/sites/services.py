@@ -175,14 +175,19 @@ def parse_sites_file(text: str) -> list[dict[str, Any]]:
 def import_sites(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
     """Add the sites not yet known; return ``{"added": [urls], "existing": [urls]}``."""
     added, existing = [], []
+    known = set(db.session.scalars(select(Site.url)))
     for entry in entries:
         url = normalize_url(entry["url"])
-        if db.session.scalar(select(Site).where(Site.url == url)):
+        if url in known:
             existing.append(url)
             continue
-        create_site(url, name=entry.get("name"), environment=entry.get("environment"),
-                    tags=entry.get("tags"))
+        site = Site(url=url, name=(entry.get("name") or "").strip()[:200] or url.split("//", 1)[1],
+                    environment=_environment(entry.get("environment")),
+                    tags=_tags(entry.get("tags")), enabled=True)
+        db.session.add(site)
+        known.add(url)
         added.append(url)
+    db.session.flush()
     return {"added": added, "existing": existing}
 
 
