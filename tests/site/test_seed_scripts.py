@@ -5,6 +5,7 @@ site URL (issue 2 section 2). The scripts are verbatim copies in ``seed_scripts/
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import need
 from tests.site.conftest import API_KEY, RunningSite
 
 SCRIPTS = Path(__file__).resolve().parent / "seed_scripts"
@@ -23,7 +25,11 @@ PK = "pk_test_51HseedScriptKey0123456789"
 
 @pytest.fixture
 def seed_site(launch_site: Callable[..., RunningSite], tmp_path: Path) -> RunningSite:
-    """A site on SQLite with the seeds' API key (``template-master-key-2025``)."""
+    """A site on SQLite with the seeds' API key (``template-master-key-2025``); the
+    seeds' scripts need bash, curl and jq."""
+    for tool in ("bash", "curl", "jq"):
+        if shutil.which(tool) is None:
+            need(tool, "the seeds' scripts use it (apt-get install -y curl jq)")
     return launch_site(db_url=f"sqlite:///{tmp_path / 'seed.db'}")
 
 
