@@ -264,6 +264,7 @@ def note_observed(site_id: int, setting: str, value: str) -> None:
     observed[setting] = entry
     site.observed = observed
     site.drift = [s for s in (site.drift or []) if s != setting]
+    site.health, site.health_error = "ok", None  # it just answered a verified push
     if setting == MASTER_API_KEY:
         # The site now accepts only this key (contracts.md): reach it with it from now on.
         site.api_key_enc = get_box().encrypt(value)
