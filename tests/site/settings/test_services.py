@@ -88,3 +88,15 @@ def test_the_previous_webhook_secret_is_accepted_during_the_grace(app: Flask) ->
 def test_no_webhook_secret_means_an_empty_list(app: Flask) -> None:
     """Before any push, there is no webhook secret to verify with."""
     assert services.webhook_secrets() == []
+
+
+def test_a_value_read_after_a_change_in_the_same_transaction_is_the_new_one(app: Flask) -> None:
+    """Reads after ``put_value`` in one transaction see the new value, even when the row
+    was loaded before the change."""
+    services.put_value(WEBHOOK_SECRET, "whsec_First000", actor="test")
+    held = db.session.get(AdminSetting, WEBHOOK_SECRET)  # kept in the identity map
+    assert services.get_value(WEBHOOK_SECRET) == "whsec_First000"
+    services.put_value(WEBHOOK_SECRET, "whsec_Second000", actor="test")
+    assert held is not None
+    assert services.get_value(WEBHOOK_SECRET) == "whsec_Second000"
+    assert services.get_state(WEBHOOK_SECRET).version == 2

@@ -117,7 +117,9 @@ def _check_name(name: str) -> None:
 
 
 def _row(name: str) -> AdminSetting | None:
-    return db.session.get(AdminSetting, name)
+    # populate_existing: put_value writes with Core statements, which an object
+    # already in the session's identity map would not see.
+    return db.session.get(AdminSetting, name, populate_existing=True)
 
 
 def get_value(name: str) -> str | None:
