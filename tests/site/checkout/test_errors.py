@@ -11,17 +11,19 @@ import pytest
 import requests
 
 from stripefleet.common.processes import free_port
-from tests.site.shop.harness import API_KEY, Emulator, Shop, start_shop
+from tests.site.shop.harness import API_KEY, Emulator, Shop, fresh_database, start_shop
 
 ITEM = {"type": "product", "quantity": 1}
 
 
 @pytest.fixture
 def bare(shop_db: str, emulator: Emulator, tmp_path: Path) -> Iterator[Shop]:
-    """A site pointed at the emulator with nothing pushed (accounts required)."""
-    site = start_shop(tmp_path, shop_db, emulator, configure=False)
-    yield site
-    site.process.stop()
+    """A site on a fresh database pointed at the emulator, with nothing pushed (accounts
+    required)."""
+    with fresh_database(shop_db, tmp_path) as url:
+        site = start_shop(tmp_path, url, emulator, configure=False)
+        yield site
+        site.process.stop()
 
 
 def test_checkout_without_account_is_401_unless_guest_checkout(bare: Shop) -> None:
@@ -59,7 +61,12 @@ def test_unreachable_stripe_is_502_unavailable_and_releases_the_stock(
     """Stripe unreachable (nothing listens at STRIPE_API_BASE): 502 ``stripe_unavailable``."""
     dead = Emulator(f"http://127.0.0.1:{free_port()}", emulator.secret_key,
                     emulator.publishable_key, emulator.process)
-    site = start_shop(tmp_path, shop_db, dead, configure=False)
+    with fresh_database(shop_db, tmp_path) as url:
+        site = start_shop(tmp_path, url, dead, configure=False)
+        _unreachable(site, emulator)
+
+
+def _unreachable(site: Shop, emulator: Emulator) -> None:
     try:
         _push(site, "stripe_secret_key", emulator.secret_key)
         (art,) = site.products({"slug": "art", "name": "Art", "price": 100, "stock": 1})

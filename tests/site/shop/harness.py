@@ -9,6 +9,7 @@ slugs) and its own customers. Import the fixtures into a test folder's ``conftes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -27,6 +28,9 @@ from stripefleet.common.processes import ManagedProcess, free_port, stripefleet_
 from tests.conftest import POSTGRES_ADMIN_URL, _port_open, need
 
 API_KEY = "template-master-key-2025"
+#: One encryption key ring for every test site, so that sites sharing a database can
+#: read each other's stored secrets (a test-only key).
+ENCRYPTION_KEY = "fJupiul8O8nsw0VxnDokUzTH7o-5mB7GQVCpcp0zP1k="
 SUCCESS_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
 
@@ -185,6 +189,15 @@ def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
     return f"t={t},v1={mac}"
 
 
+@contextlib.contextmanager
+def fresh_database(like: str, tmp: Path) -> Iterator[str]:
+    """A new empty database of the same kind as ``like`` (SQLite file or PG schema)."""
+    if like.startswith("sqlite"):
+        yield f"sqlite:///{tmp / f'fresh-{uuid.uuid4().hex[:6]}.db'}"
+    else:
+        yield from _pg_schema()
+
+
 def _pg_schema() -> Iterator[str]:
     if not _port_open("127.0.0.1", 5432):
         need("PostgreSQL", "nothing listens on 127.0.0.1:5432")
@@ -225,7 +238,7 @@ def start_shop(tmp: Path, database_url: str, emulator: Emulator, *, workers: int
     url = f"http://127.0.0.1:{port}"
     instance = tmp / f"site-{port}"
     full_env = {"TEMPLATE_MASTER_API_KEY": API_KEY, "DATABASE_URL": database_url,
-                "STRIPEFLEET_ENCRYPTION_KEY": "", "STRIPE_API_BASE": emulator.url,
+                "STRIPEFLEET_ENCRYPTION_KEY": ENCRYPTION_KEY, "STRIPE_API_BASE": emulator.url,
                 **(env or {})}
     argv = ["site", "serve", "--port", str(port), "--instance-dir", str(instance)]
     if workers > 1:
