@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -105,9 +106,10 @@ def test_serve_pushes_to_real_sites_and_rolls_back(stack: Stack) -> None:
     assert [site_pk(u) for u in stack.site_urls] == ["pk_test_CliBefore1"] * 2
 
 
-def test_serve_stops_its_worker(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_serve_stops_its_worker(tmp_path: Path, signum: int) -> None:
     """``dashboard serve`` runs its worker as a child process and stops it when it is
-    itself stopped (SIGTERM, as Ctrl-C's SIGINT)."""
+    itself stopped (Ctrl-C's SIGINT, or SIGTERM)."""
     port = free_port()
     serve = ManagedProcess(stripefleet_argv("dashboard", "serve", "--port", str(port),
                                             "--instance-dir", str(tmp_path / "d")),
@@ -119,6 +121,9 @@ def test_serve_stops_its_worker(tmp_path: Path) -> None:
         assert match, serve.log_tail()
         worker_pid = int(match.group(1))
         os.kill(worker_pid, 0)  # alive
+        assert serve.proc is not None
+        serve.proc.send_signal(signum)
+        serve.proc.wait(timeout=30)
     assert serve.proc is not None and serve.proc.returncode is not None
     for _ in range(100):
         try:

@@ -186,6 +186,7 @@ def serve(instance_dir: Path | None, host: str, port: int, workers: int) -> None
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)  # even when started with SIGINT ignored (&)
     supervisor.start()
     worker_pid = supervisor.proc.pid if supervisor.proc else None
     click.echo(f"Dashboard on http://{host}:{port}/ (worker pid {worker_pid})", err=True)
