@@ -43,8 +43,12 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "pages.login"
 
-    @login_manager.user_loader
     def _load(customer_id: str) -> models.Customer | None:
-        return db.session.get(models.Customer, int(customer_id)) if customer_id.isdigit() else None
+        if not customer_id.isdigit():
+            return None
+        customer: models.Customer | None = db.session.get(models.Customer, int(customer_id))
+        return customer
+
+    login_manager.user_loader(_load)
 
     app.register_blueprint(api.bp)

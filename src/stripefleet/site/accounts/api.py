@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from stripefleet.site.accounts import services
+from stripefleet.site.accounts.models import Customer
 from stripefleet.site.errors import ApiError
 from stripefleet.site.extensions import db, limiter
 from stripefleet.site.shop.http import json_body
@@ -16,7 +17,7 @@ from stripefleet.site.shop.http import json_body
 bp = Blueprint("accounts_api", __name__)
 
 
-def _answer(customer: services.Customer, token: str) -> Response:
+def _answer(customer: Customer, token: str) -> Response:
     return jsonify(success=True, token=token,
                    customer={"id": customer.id, "email": customer.email})
 

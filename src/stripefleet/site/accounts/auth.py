@@ -29,6 +29,6 @@ def bearer_customer() -> Customer | None:
 def page_customer() -> Customer | None:
     """The customer logged in on the pages (session cookie), else None."""
     if current_user.is_authenticated:
-        customer: Customer = current_user._get_current_object()  # type: ignore[attr-defined]
+        customer: Customer = current_user._get_current_object()
         return customer
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -19,7 +20,7 @@ def create_owner(email: str, password_stdin: bool, instance_dir: Path | None) ->
     from stripefleet.site.accounts.services import AccountError, set_owner
     from stripefleet.site.extensions import db
 
-    password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    password = sys.stdin.readline().rstrip("\r\n")
     app = build_app(instance_dir)
     with app.app_context():
         try:

@@ -91,7 +91,8 @@ def authenticate(email: object, password: object) -> Customer:
         address = normalize_email(email)
     except AccountError:
         address = ""
-    customer = db.session.scalar(sa.select(Customer).where(Customer.email == address))
+    customer: Customer | None = db.session.scalar(
+        sa.select(Customer).where(Customer.email == address))
     given = password if isinstance(password, str) else ""
     try:
         _hasher.verify(customer.password_hash if customer else _DUMMY_HASH, given)
@@ -118,7 +119,8 @@ def customer_for_token(token: str) -> Customer | None:
     row = db.session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(token)))
     if row is None or row.expires_at <= utcnow():
         return None
-    return db.session.get(Customer, row.customer_id)
+    customer: Customer | None = db.session.get(Customer, row.customer_id)
+    return customer
 
 
 def set_owner(email: object, password: object) -> tuple[Customer, bool]:

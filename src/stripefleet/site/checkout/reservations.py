@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -26,6 +27,11 @@ from stripefleet.site.shop.models import PRODUCT, Product
 log = logging.getLogger(__name__)
 _products = Product.__table__
 _orders = Order.__table__
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE matched (``CursorResult.rowcount``)."""
+    return int(cast(sa.CursorResult[Any], result).rowcount)
 
 
 class OutOfStock(Exception):
@@ -83,7 +89,7 @@ def reserve(lines: Iterable[OrderLine]) -> None:
                           _products.c.stock - _products.c.reserved - _products.c.sold >= units))
             .values(reserved=_products.c.reserved + units, updated_at=utcnow())
         )
-        if result.rowcount != 1:
+        if rowcount(result) != 1:
             short.append(product_id)
     if short:
         raise OutOfStock(short)
@@ -95,7 +101,7 @@ def _move(order_id: int, new_state: str) -> bool:
         sa.update(_orders).where(_orders.c.id == order_id, _orders.c.reservation == HELD)
         .values(reservation=new_state, updated_at=utcnow())
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def release(order: Order) -> bool:

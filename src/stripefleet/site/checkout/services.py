@@ -23,8 +23,10 @@ from stripefleet.site.checkout import reservations
 from stripefleet.site.checkout.models import (
     EXPIRED,
     FAILED,
+    HELD,
     PAID,
     PENDING,
+    SOLD,
     STATUS_MOVES,
     Order,
     OrderLine,
@@ -89,7 +91,7 @@ def open_order(request: CheckoutRequest, customer: Customer | None) -> Order:
     minutes = int(current_app.config["SITE_RESERVATION_MINUTES"])
     order = Order(reference=secrets.token_hex(16), customer_id=customer.id if customer else None,
                   email=email.lower(), customer_info=json.dumps(request.customer_info),
-                  status=PENDING, reservation=reservations.HELD,
+                  status=PENDING, reservation=HELD,
                   amount_total=sum(line.amount for line in lines), currency=first.currency,
                   expires_at=_session_end(minutes), created_at=utcnow(),
                   updated_at=utcnow(), lines=lines)
@@ -153,7 +155,7 @@ def move_status(order: Order, new: str, **values: Any) -> bool:
         sa.update(_orders)
         .where(_orders.c.id == order.id, _orders.c.status.in_(STATUS_MOVES[new]))
         .values(status=new, updated_at=utcnow(), **values))
-    if result.rowcount == 1:
+    if reservations.rowcount(result) == 1:
         db.session.refresh(order)
         log.info("order %s -> %s", order.id, new)
         return True
@@ -174,9 +176,9 @@ def pay_session(session_id: str, amount: int, currency: str,
     order_id = db.session.execute(
         sa.update(_orders)
         .where(_orders.c.stripe_session_id == session_id, _orders.c.status == PENDING,
-               _orders.c.reservation == reservations.HELD,
+               _orders.c.reservation == HELD,
                _orders.c.amount_total == amount, _orders.c.currency == currency)
-        .values(status=PAID, reservation=reservations.SOLD, paid_at=now, updated_at=now,
+        .values(status=PAID, reservation=SOLD, paid_at=now, updated_at=now,
                 stripe_payment_intent=sa.func.coalesce(_orders.c.stripe_payment_intent,
                                                        payment_intent))
         .returning(_orders.c.id)).scalar_one_or_none()

@@ -7,7 +7,8 @@ changes, which is how open pages see a sale within seconds cheaply (issue 4).
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, jsonify, request
+from werkzeug.wrappers import Response
 
 from stripefleet.site.errors import ApiError
 from stripefleet.site.shop import services

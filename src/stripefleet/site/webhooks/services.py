@@ -21,6 +21,7 @@ import stripe
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from stripefleet.site.checkout.reservations import rowcount
 from stripefleet.site.checkout.services import pay_session
 from stripefleet.site.db import utcnow
 from stripefleet.site.extensions import db
@@ -142,9 +143,11 @@ def record_and_process(event: dict[str, Any], payload: str) -> Receipt:
     except IntegrityError:
         existing = db.session.scalar(sa.select(WebhookEvent)
                                      .where(WebhookEvent.event_id == event_id))
-        claimed = existing is not None and existing.status == FAILED and db.session.execute(
-            sa.update(_events).where(_events.c.id == existing.id, _events.c.status == FAILED)
-            .values(status="processing", attempts=_events.c.attempts + 1)).rowcount == 1
+        claimed = existing is not None and existing.status == FAILED and rowcount(
+            db.session.execute(
+                sa.update(_events).where(_events.c.id == existing.id,
+                                         _events.c.status == FAILED)
+                .values(status="processing", attempts=_events.c.attempts + 1))) == 1
         if not claimed or existing is None:
             log.info("event %s (%s) delivered again: nothing to do", event_id, kind)
             return Receipt(event_id, kind, "duplicate", "already received")
