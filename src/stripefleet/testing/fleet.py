@@ -26,6 +26,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -53,6 +54,7 @@ class FaultFleet:
             ``template_master_api_key`` replaces it on that site).
         latency_ms: added to every request of every site, milliseconds.
         host: the loopback address to listen on.
+        ssl_context: serve HTTPS with it (URLs become ``https://``); None: plain HTTP.
 
     ``start()`` runs the server on its own event loop in a daemon thread (for
     synchronous and asynchronous tests alike); ``stop()`` ends it. Inside a running
@@ -61,11 +63,13 @@ class FaultFleet:
 
     def __init__(self, behaviours: Sequence[Behaviour | str] = (), *, sites: int = 0,
                  api_key: str = DEFAULT_API_KEY, latency_ms: float = 0.0,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None) -> None:
         parsed = [Behaviour.parse(b) for b in behaviours] or [Behaviour()] * sites
         self.api_key = api_key
         self.latency_ms = latency_ms
         self.host = host
+        self.ssl_context = ssl_context
+        scheme = "https" if ssl_context else "http"
         self.sites: list[FakeSite] = []
         self._by_port: dict[int, FakeSite] = {}
         self._by_url: dict[str, FakeSite] = {}
@@ -78,7 +82,7 @@ class FaultFleet:
             port = int(sock.getsockname()[1])
             # A bound socket that never listens: connecting to it is refused.
             (self._refused if behaviour.kind == "refuse" else self._sockets).append(sock)
-            site = FakeSite(index, f"http://{host}:{port}", port, behaviour, api_key)
+            site = FakeSite(index, f"{scheme}://{host}:{port}", port, behaviour, api_key)
             site.reset_failures()
             self.sites.append(site)
             self._by_port[port] = site
@@ -149,7 +153,8 @@ class FaultFleet:
                                      shutdown_timeout=0.5, handler_cancellation=True)
         await self._runner.setup()
         for sock in self._sockets:
-            await web.SockSite(self._runner, sock, backlog=512).start()
+            await web.SockSite(self._runner, sock, backlog=512,
+                               ssl_context=self.ssl_context).start()
         return self
 
     async def stop_async(self) -> None:
