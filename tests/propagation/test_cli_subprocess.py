@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 from pathlib import Path
@@ -119,3 +120,32 @@ def test_interrupt_exits_130_with_partial_recap(make_fleet: MakeFleet, tmp_path:
     assert "changed" in first and "interrupted" in err
     assert rest.splitlines()[-1] == "ok=0 changed=1 failed=0 unreachable=0 skipped=0"
     assert json.loads((home / "history.jsonl").read_text())["interrupted"] is True
+
+
+def test_progress_bar_on_a_terminal(sites: tuple[Path, list[str]], tmp_path: Path) -> None:
+    """With stderr on a terminal, a progress bar is drawn there; stdout keeps one plain
+    line per site and the recap."""
+    path, urls = sites
+    master, slave = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
+    env.update({"TEMPLATE_MASTER_API_KEY": "fleet-test-api-key-0123456789",
+                "STRIPEFLEET_HOME": str(tmp_path / "home")})
+    proc = subprocess.Popen(
+        stripefleet_argv("push", "stripe_publishable_key", "--sites-file", str(path), "--value",
+                         PK), env=env, stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    out, _ = proc.communicate(timeout=30)
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"pushing stripe_publishable_key" in drawn
+    assert sorted(line.split()[0] for line in out.splitlines()[:-1]) == sorted(urls)
+    assert out.splitlines()[-1] == "ok=0 changed=2 failed=0 unreachable=0 skipped=0"
