@@ -62,3 +62,11 @@ def test_stock_below_units_already_reserved_is_refused(shop: Shop) -> None:
     assert result.returncode == 1
     assert "row [0].stock:" in result.stderr
     assert shop.product(art["slug"])["stock"] == 2
+
+
+def test_sample_catalogue_has_a_unique_artwork_and_a_rentable_item(shop: Shop) -> None:
+    """``--sample`` loads the demo's catalogue: an artwork with stock 1 and equipment."""
+    result = shop.cli("products", "import", "--sample")
+    assert result.returncode == 0, result.stderr
+    assert shop.product("les-nympheas")["stock"] == 1
+    assert shop.product("chevalet-atelier")["type"] == "equipment"

@@ -200,3 +200,27 @@ def test_event_signed_with_the_previous_secret_is_accepted_after_a_rotation(
         payload = _forged_completion(shop, sid)
         previous = old if value == new else new
         assert shop.post_event(payload, sign(payload, previous)).status_code == 200
+
+
+def test_processing_error_is_500_kept_on_the_inbox_row_and_retried(shop: Shop) -> None:
+    """An event that fails to process answers 500 (so Stripe retries); the error is kept
+    on its inbox row, shown to the owner, and a second delivery processes it again."""
+    import re
+
+    from tests.site.accounts.test_cli import _login_page
+
+    event_id = f"evt_broken{uuid.uuid4().hex[:12]}"
+    payload = json.dumps({"id": event_id, "object": "event",
+                          "type": "checkout.session.expired",
+                          "data": {"object": {"object": "checkout.session"}}})
+    for _ in range(2):
+        r = shop.post_event(payload, sign(payload, shop.webhook_secret))
+        assert (r.status_code, r.json()["error"]) == (500, "webhook_processing_failed")
+    email = f"owner-{uuid.uuid4().hex[:6]}@example.com"
+    assert shop.cli("create-owner", "--email", email, "--password-stdin",
+                    stdin="owner-password\n").returncode == 0
+    page = _login_page(shop, email, "owner-password").get(
+        f"{shop.url}/admin/evenements", timeout=10).text
+    row = re.search(rf"{event_id}.*?</tr>", page, re.S)
+    assert row is not None
+    assert "KeyError" in row.group(0) and "<td>2</td>" in row.group(0)

@@ -15,10 +15,19 @@ def products() -> None:
     """The site's catalogue."""
 
 
+#: A small catalogue for demos: a unique artwork, a poster, an unlimited card and a
+#: rentable easel (``products import --sample``).
+SAMPLE = Path(__file__).resolve().parent / "sample_catalogue.json"
+
+
 @products.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", required=False,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--sample", is_flag=True,
+              help="Import the bundled sample catalogue (a unique artwork, a poster, an "
+                   "unlimited card, a rentable easel) instead of FILE.")
 @instance_dir_option
-def import_command(file: Path, instance_dir: Path | None) -> None:
+def import_command(file: Path | None, sample: bool, instance_dir: Path | None) -> None:
     """Upsert the products of FILE (a JSON list) by slug, all or nothing.
 
     Each row: slug, name, type (product|equipment), price (cents) or daily_rate
@@ -29,6 +38,10 @@ def import_command(file: Path, instance_dir: Path | None) -> None:
     from stripefleet.site.extensions import db
     from stripefleet.site.shop.services import ProductError, import_products
 
+    if (file is None) == (not sample):
+        raise click.UsageError("give FILE or --sample (not both)")
+    file = SAMPLE if sample else file
+    assert file is not None
     try:
         rows = json.loads(file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

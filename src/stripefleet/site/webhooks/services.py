@@ -172,6 +172,8 @@ def record_failure(event: dict[str, Any], payload: str, error: str) -> None:
         db.session.add(row)
     elif row.status != FAILED:
         return  # processed meanwhile by another delivery
+    else:
+        row.attempts += 1  # the claim's increment was rolled back with the failure
     row.status, row.error, row.processed_at = FAILED, error[:4000], utcnow()
     db.session.flush()
 
