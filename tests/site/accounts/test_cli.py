@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 import requests
 
 from tests.site.shop.harness import Shop
-
-
-def _login_page(shop: Shop, email: str, password: str) -> requests.Session:
-    browser = requests.Session()
-    page = browser.get(f"{shop.url}/compte/connexion", timeout=10).text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token is not None
-    browser.post(f"{shop.url}/compte/connexion", timeout=10,
-                 data={"email": email, "password": password, "csrf_token": token.group(1)})
-    return browser
 
 
 def test_owner_reaches_the_admin_area_and_a_customer_does_not(shop: Shop) -> None:
@@ -26,11 +15,11 @@ def test_owner_reaches_the_admin_area_and_a_customer_does_not(shop: Shop) -> Non
     result = shop.cli("create-owner", "--email", email, "--password-stdin",
                       stdin="owner-password\n")
     assert result.returncode == 0, result.stderr
-    owner = _login_page(shop, email, "owner-password")
+    owner = shop.browser_login(email, "owner-password")
     for path in ("/admin/", "/admin/commandes", "/admin/evenements"):
         assert owner.get(f"{shop.url}{path}", timeout=10).status_code == 200
     customer = shop.customer()
-    plain = _login_page(shop, customer["email"], "correct horse")
+    plain = shop.browser_login(customer["email"], "correct horse")
     assert plain.get(f"{shop.url}/admin/", timeout=10).status_code == 404
 
 

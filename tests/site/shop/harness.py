@@ -170,6 +170,19 @@ class Shop:
         raise AssertionError(f"{event_type} for {object_id} never delivered:\n"
                              f"{self.process.log_tail(40)}")
 
+    def browser_login(self, email: str, password: str) -> requests.Session:
+        """A cookie session logged in through the login page's CSRF-protected form."""
+        import re
+
+        browser = requests.Session()
+        page = browser.get(f"{self.url}/compte/connexion", timeout=10).text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        browser.post(f"{self.url}/compte/connexion", timeout=10,
+                     data={"email": email, "password": password,
+                           "csrf_token": token.group(1)})
+        return browser
+
     def post_event(self, payload: str, signature: str | None) -> requests.Response:
         """POST a raw body to the webhook endpoint with a ``Stripe-Signature``."""
         headers = {"Content-Type": "application/json"}

@@ -207,8 +207,6 @@ def test_processing_error_is_500_kept_on_the_inbox_row_and_retried(shop: Shop) -
     on its inbox row, shown to the owner, and a second delivery processes it again."""
     import re
 
-    from tests.site.accounts.test_cli import _login_page
-
     event_id = f"evt_broken{uuid.uuid4().hex[:12]}"
     payload = json.dumps({"id": event_id, "object": "event",
                           "type": "checkout.session.expired",
@@ -219,7 +217,7 @@ def test_processing_error_is_500_kept_on_the_inbox_row_and_retried(shop: Shop) -
     email = f"owner-{uuid.uuid4().hex[:6]}@example.com"
     assert shop.cli("create-owner", "--email", email, "--password-stdin",
                     stdin="owner-password\n").returncode == 0
-    page = _login_page(shop, email, "owner-password").get(
+    page = shop.browser_login(email, "owner-password").get(
         f"{shop.url}/admin/evenements", timeout=10).text
     row = re.search(rf"{event_id}.*?</tr>", page, re.S)
     assert row is not None
