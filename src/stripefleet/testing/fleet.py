@@ -76,12 +76,16 @@ class FaultFleet:
         self._sockets: list[socket.socket] = []
         self._refused: list[socket.socket] = []
         for index, behaviour in enumerate(parsed):
+            # No SO_REUSEADDR: with it, Linux may hand the same ephemeral port to another
+            # process's socket that is bound but not yet listening (EADDRINUSE later).
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, 0))
             port = int(sock.getsockname()[1])
-            # A bound socket that never listens: connecting to it is refused.
-            (self._refused if behaviour.kind == "refuse" else self._sockets).append(sock)
+            if behaviour.kind == "refuse":
+                self._refused.append(sock)  # bound, never listening: connections refused
+            else:
+                sock.listen(512)  # claim the port now (served once started)
+                self._sockets.append(sock)
             site = FakeSite(index, f"{scheme}://{host}:{port}", port, behaviour, api_key)
             site.reset_failures()
             self.sites.append(site)
