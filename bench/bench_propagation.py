@@ -59,7 +59,8 @@ def stop_fleet(proc: subprocess.Popen[bytes], tmp: Path) -> dict[str, Any]:
 
 
 def seed_loop(urls: list[str]) -> float:
-    """Seed 000_'s loop, verbatim apart from the URLs and key: one PUT per site, in turn."""
+    """Seed 000_'s loop, verbatim apart from the URLs, the key and its ``print`` (a status
+    check instead): one PUT per site, in turn, a new connection each."""
     import requests
 
     started = time.perf_counter()
