@@ -222,3 +222,25 @@ def test_processing_error_is_500_kept_on_the_inbox_row_and_retried(shop: Shop) -
     row = re.search(rf"{event_id}.*?</tr>", page, re.S)
     assert row is not None
     assert "KeyError" in row.group(0) and "<td>2</td>" in row.group(0)
+
+
+@pytest.mark.parametrize(("outcome", "status", "available"), [
+    ("checkout.session.async_payment_succeeded", "paid", 0),
+    ("checkout.session.async_payment_failed", "failed", 1),
+])
+def test_unpaid_completion_waits_for_the_async_payment(
+        shop: Shop, outcome: str, status: str, available: int) -> None:
+    """``completed`` with ``payment_status`` ``unpaid`` (a delayed method) leaves the order
+    pending; the async outcome then pays it, or fails it and gives the stock back."""
+    art, sid = _buy(shop)
+    event = json.loads(_forged_completion(shop, sid))
+    event["data"]["object"]["payment_status"] = "unpaid"
+    payload = json.dumps(event)
+    assert shop.post_event(payload, sign(payload, shop.webhook_secret)).status_code == 200
+    assert shop.order(sid)["status"] == "pending"
+    event.update(id=f"evt_{uuid.uuid4().hex[:24]}", type=outcome)
+    event["data"]["object"]["payment_status"] = "paid" if status == "paid" else "unpaid"
+    payload = json.dumps(event)
+    assert shop.post_event(payload, sign(payload, shop.webhook_secret)).status_code == 200
+    assert shop.order(sid)["status"] == status
+    assert shop.product(art["slug"])["available"] == available
