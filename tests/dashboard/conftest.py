@@ -193,29 +193,37 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("stack")
     api_key = "fleet-test-api-key-0123456789"
     procs: list[ManagedProcess] = []
-    with all_stopped(procs):
-        site_urls = []
-        for index in range(2):
+
+    def start(name: str, *args: str, env: dict[str, str]) -> str:
+        """Start ``stripefleet ARGS --port P`` on a free port, again if P was taken."""
+        from stripefleet.common.processes import ProcessFailed
+
+        for attempt in range(3):
             port = free_port()
-            proc = ManagedProcess(
-                stripefleet_argv("site", "serve", "--port", str(port), "--instance-dir",
-                                 str(root / f"site{index}")),
-                env={"TEMPLATE_MASTER_API_KEY": api_key}, log_path=root / f"site{index}.log")
+            proc = ManagedProcess(stripefleet_argv(*args, "--port", str(port)), env=env,
+                                  log_path=root / f"{name}-{attempt}.log")
             procs.append(proc.start())
-            site_urls.append(f"http://127.0.0.1:{port}")
+            url = f"http://127.0.0.1:{port}"
+            try:
+                proc.wait_http(f"{url}/api/health", timeout=60)
+            except ProcessFailed as exc:
+                if attempt == 2 or "Address already in use" not in str(exc):
+                    raise
+                continue
+            return url
+        raise AssertionError("unreachable")
+
+    with all_stopped(procs):
+        site_urls = [start(f"site{index}", "site", "serve", "--instance-dir",
+                           str(root / f"site{index}"), env={"TEMPLATE_MASTER_API_KEY": api_key})
+                     for index in range(2)]
         folder = root / "dashboard"
         email = "owner@example.org"
         run_cli("dashboard", "create-user", "--instance-dir", str(folder), "--email", email,
                 "--role", "owner", "--password-stdin", stdin=PASSWORD + "\n")
         token = run_cli("dashboard", "create-token", "--instance-dir", str(folder),
                         "--email", email).strip()
-        port = free_port()
-        serve = ManagedProcess(
-            stripefleet_argv("--log-level", "INFO", "dashboard", "serve", "--port", str(port),
-                             "--instance-dir", str(folder)),
-            env={"TEMPLATE_MASTER_API_KEY": api_key, "DASHBOARD_ENGINE_BACKOFF": "0"},
-            log_path=root / "dashboard.log")
-        procs.append(serve.start())
-        for proc, url in zip(procs, [*site_urls, f"http://127.0.0.1:{port}"], strict=True):
-            proc.wait_http(f"{url}/api/health", timeout=60)
-        yield Stack(f"http://127.0.0.1:{port}", folder, site_urls, api_key, email, token, serve)
+        url = start("dashboard", "--log-level", "INFO", "dashboard", "serve", "--instance-dir",
+                    str(folder),
+                    env={"TEMPLATE_MASTER_API_KEY": api_key, "DASHBOARD_ENGINE_BACKOFF": "0"})
+        yield Stack(url, folder, site_urls, api_key, email, token, procs[-1])

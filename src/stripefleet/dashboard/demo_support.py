@@ -23,7 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stripefleet.common.processes import ManagedProcess, free_port, stripefleet_argv
+from stripefleet.common.processes import (
+    ManagedProcess,
+    ProcessFailed,
+    free_port,
+    stripefleet_argv,
+)
 
 FINISHED = ("succeeded", "partially_failed", "failed", "halted", "rolled_back")
 
@@ -74,18 +79,24 @@ def start_dashboard(instance_dir: Path, *, api_key: str, port: int | None = None
                     owner_email, "--role", "owner", "--generate-password", env=full_env)
     token = _cli("dashboard", "create-token", "--instance-dir", folder, "--email",
                  owner_email, env=full_env)
-    port = port or free_port()
-    proc = ManagedProcess(
-        stripefleet_argv("dashboard", "serve", "--port", str(port), "--instance-dir", folder),
-        env=full_env, log_path=log_path or instance_dir / "serve.log")
-    proc.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        proc.wait_http(f"{url}/api/health", timeout=timeout)
-    except Exception:
-        proc.stop()
-        raise
-    return DashboardHandle(url, instance_dir, owner_email, password, token, proc)
+    for attempt in range(3):
+        chosen = port or free_port()
+        proc = ManagedProcess(
+            stripefleet_argv("dashboard", "serve", "--port", str(chosen), "--instance-dir",
+                             folder),
+            env=full_env, log_path=log_path or instance_dir / "serve.log")
+        proc.start()
+        url = f"http://127.0.0.1:{chosen}"
+        try:
+            proc.wait_http(f"{url}/api/health", timeout=timeout)
+        except ProcessFailed as exc:
+            proc.stop()
+            # A free port can be taken by another process before serve binds it.
+            if port is None and attempt < 2 and "Address already in use" in str(exc):
+                continue
+            raise
+        return DashboardHandle(url, instance_dir, owner_email, password, token, proc)
+    raise AssertionError("unreachable")
 
 
 def api(handle: DashboardHandle, method: str, path: str,
