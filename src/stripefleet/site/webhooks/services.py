@@ -2,22 +2,29 @@
 
 Verification: the SDK's ``stripe.Webhook.construct_event`` on the raw body with each of
 the site's webhook signing secrets (the current one, and the previous one for a day
-after a rotation), tolerance 300 s. Storage: the inbox row is inserted in a savepoint
-of the request's transaction; a second delivery of the same event id hits the unique
-constraint (PostgreSQL makes a concurrent duplicate wait for the first to commit) and
-changes nothing, unless the first processing failed, in which case it is processed
-again.
+after a rotation), tolerance 300 s. The secrets are cached per process for 30 s and
+re-read whenever they fail, so a rotation is seen from its first event.
+
+Storage: the event is kept by id in the inbox in the same transaction as its effects.
+The usual paid completion takes :func:`try_paid_fast`; every other event, and a
+delivery seen before, :func:`record_and_process`, which inserts the inbox row in a
+savepoint first: a second delivery of the same id hits the unique constraint
+(PostgreSQL makes a concurrent duplicate wait for the first to commit) and changes
+nothing, unless the first processing failed, in which case it is processed again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 import stripe
+from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -31,6 +38,7 @@ from stripefleet.site.webhooks.models import FAILED, PROCESSED, WebhookEvent
 
 log = logging.getLogger(__name__)
 TOLERANCE = 300  # seconds (Stripe's default; issue 4)
+_CACHE_EXTENSION = "stripefleet.webhook_secrets"
 _events = WebhookEvent.__table__
 
 
@@ -53,19 +61,35 @@ class Receipt:
     note: str
 
 
-def verify(payload: bytes, signature: str | None) -> dict[str, Any]:
-    """The event of a signed delivery, as a dict.
+class _SecretCache:
+    """The webhook signing secrets of this process, read from the database at most every
+    ``TTL`` seconds, and again at once whenever they fail to verify an event (so a pushed
+    secret is used from its first event on: a miss costs one read, a hit none)."""
 
-    Raises:
-        NotConfigured: no webhook signing secret is set.
-        BadSignature: no secret verifies it within 300 s, or the body is not JSON.
-    """
-    secrets = webhook_secrets()
-    if not secrets:
-        raise NotConfigured("no webhook signing secret is configured")
-    if not signature:
-        raise BadSignature("missing Stripe-Signature header")
-    text = payload.decode("utf-8", errors="replace")
+    TTL = 30.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._secrets: list[str] = []
+        self._read_at = -self.TTL
+
+    def get(self, *, fresh: bool = False) -> list[str]:
+        """The secrets, current first (see ``settings.services.webhook_secrets``)."""
+        with self._lock:
+            if fresh or time.monotonic() - self._read_at >= self.TTL:
+                self._secrets = webhook_secrets()
+                self._read_at = time.monotonic()
+            return list(self._secrets)
+
+
+def _secret_cache() -> _SecretCache:
+    cache = current_app.extensions.get(_CACHE_EXTENSION)
+    if cache is None:
+        cache = current_app.extensions.setdefault(_CACHE_EXTENSION, _SecretCache())
+    return cache  # type: ignore[no-any-return]
+
+
+def _first_verified(text: str, signature: str, secrets: list[str]) -> bool:
     for secret in secrets:
         try:
             stripe.Webhook.construct_event(text, signature, secret, tolerance=TOLERANCE)
@@ -73,12 +97,37 @@ def verify(payload: bytes, signature: str | None) -> dict[str, Any]:
             continue
         except ValueError:
             raise BadSignature("the body is not a JSON event") from None
-        event = json.loads(text)
-        if not isinstance(event, dict) or not isinstance(event.get("id"), str):
-            raise BadSignature("the body is not a Stripe event")
-        return event
-    raise BadSignature("no webhook signing secret of this site verifies the signature "
-                       "(forged, or older than 300 s)")
+        return True
+    return False
+
+
+def verify(payload: bytes, signature: str | None) -> dict[str, Any]:
+    """The event of a signed delivery, as a dict.
+
+    Raises:
+        NotConfigured: no webhook signing secret is set.
+        BadSignature: no secret verifies it within 300 s, or the body is not JSON.
+    """
+    cache = _secret_cache()
+    secrets = cache.get()
+    if not secrets:
+        secrets = cache.get(fresh=True)
+        if not secrets:
+            raise NotConfigured("no webhook signing secret is configured")
+    if not signature:
+        raise BadSignature("missing Stripe-Signature header")
+    text = payload.decode("utf-8", errors="replace")
+    verified = _first_verified(text, signature, secrets)
+    if not verified:  # perhaps a secret pushed since the cache was filled
+        latest = cache.get(fresh=True)
+        verified = latest != secrets and _first_verified(text, signature, latest)
+    if not verified:
+        raise BadSignature("no webhook signing secret of this site verifies the signature "
+                           "(forged, or older than 300 s)")
+    event = json.loads(text)
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+        raise BadSignature("the body is not a Stripe event")
+    return event
 
 
 def _insert_new(values: dict[str, Any]) -> int | None:
