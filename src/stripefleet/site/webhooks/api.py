@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from stripefleet.site.errors import ApiError
 from stripefleet.site.extensions import db
-from stripefleet.site.webhooks import services
+from stripefleet.site.webhooks import fast, services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhooks_api", __name__)
@@ -42,10 +42,12 @@ def stripe_webhook() -> Response | tuple[Response, int]:
         raise ApiError(400, "invalid_signature", str(exc)) from None
     text = payload.decode("utf-8", errors="replace")
     try:
-        receipt = services.try_paid_fast(event, text)
-        if receipt is None:
+        done = fast.try_paid_fast(event, text)
+        if done is None:
             db.session.rollback()
             receipt = services.record_and_process(event, text)
+        else:
+            receipt = services.Receipt(event["id"], event["type"], *done)
         db.session.commit()
     except Exception as exc:
         db.session.rollback()

@@ -6,7 +6,7 @@ after a rotation), tolerance 300 s. The secrets are cached per process for 30 s 
 re-read whenever they fail, so a rotation is seen from its first event.
 
 Storage: the event is kept by id in the inbox in the same transaction as its effects.
-The usual paid completion takes :func:`try_paid_fast`; every other event, and a
+The usual paid completion takes ``fast.try_paid_fast``; every other event, and a
 delivery seen before, :func:`record_and_process`, which inserts the inbox row in a
 savepoint first: a second delivery of the same id hits the unique constraint
 (PostgreSQL makes a concurrent duplicate wait for the first to commit) and changes
@@ -25,16 +25,14 @@ from typing import Any
 import sqlalchemy as sa
 import stripe
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from stripefleet.site.checkout.reservations import rowcount
-from stripefleet.site.checkout.services import pay_session
 from stripefleet.site.db import utcnow
 from stripefleet.site.extensions import db
 from stripefleet.site.settings.services import webhook_secrets
 from stripefleet.site.webhooks import handlers
-from stripefleet.site.webhooks.models import FAILED, PROCESSED, WebhookEvent
+from stripefleet.site.webhooks.models import FAILED, WebhookEvent
 
 log = logging.getLogger(__name__)
 TOLERANCE = 300  # seconds (Stripe's default; issue 4)
@@ -128,51 +126,6 @@ def verify(payload: bytes, signature: str | None) -> dict[str, Any]:
     if not isinstance(event, dict) or not isinstance(event.get("id"), str):
         raise BadSignature("the body is not a Stripe event")
     return event
-
-
-def _insert_new(values: dict[str, Any]) -> int | None:
-    """``INSERT ... ON CONFLICT (event_id) DO NOTHING RETURNING id``: the new row's id, or
-    None when the event id is already in the inbox."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(_events).values(**values).on_conflict_do_nothing(
-        index_elements=["event_id"]).returning(_events.c.id)
-    row_id = db.session.execute(statement).scalar_one_or_none()
-    return None if row_id is None else int(row_id)
-
-
-def try_paid_fast(event: dict[str, Any], payload: str) -> Receipt | None:
-    """The usual event, ``checkout.session.completed`` paid for a pending order of ours
-    with the right amount, in four statements; None (nothing written) for anything else.
-
-    The order moves first, then the inbox row is inserted with ``ON CONFLICT DO
-    NOTHING``: both happen in one transaction, so a delivery seen before (the insert
-    finds the id) makes the caller roll back and take :func:`record_and_process`.
-    PostgreSQL makes a concurrent second delivery wait on the order's row, then find
-    the order paid.
-    """
-    if event.get("type") != "checkout.session.completed":
-        return None
-    session = (event.get("data") or {}).get("object") or {}
-    metadata = session.get("metadata") or {}
-    if session.get("payment_status") != "paid" or metadata.get("kind") == "launch":
-        return None
-    amount, currency = session.get("amount_total"), str(session.get("currency", "")).lower()
-    if not isinstance(amount, int) or not isinstance(session.get("id"), str):
-        return None
-    order_id = pay_session(session["id"], amount, currency, session.get("payment_intent"))
-    if order_id is None:
-        return None
-    now = utcnow()
-    row_id = _insert_new({
-        "event_id": event["id"][:255], "type": event["type"], "status": PROCESSED,
-        "note": "order paid", "order_id": order_id, "attempts": 1,
-        "livemode": bool(event.get("livemode")), "received_at": now, "processed_at": now,
-        "payload": payload})
-    if row_id is None:
-        return None  # seen before: the caller rolls back
-    log.info("event %s (%s) processed: order %s paid", event["id"], event["type"], order_id)
-    return Receipt(event["id"], event["type"], PROCESSED, "order paid")
 
 
 def record_and_process(event: dict[str, Any], payload: str) -> Receipt:
