@@ -1,5 +1,6 @@
-"""``stripefleet demo``: it configures a real fleet, prints the recap, and leaves no
-process behind, whether it ends by itself (``--once``) or with Ctrl-C."""
+"""``stripefleet demo``: it configures a real fleet (emulator, sites, dashboard), prints
+the recaps, sells an artwork, and leaves no process behind, whether it ends by itself
+(``--once``) or with Ctrl-C."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ def _env_values(env_file: Path) -> list[str]:
 
 
 def _ports(output: str) -> list[int]:
-    return sorted({int(p) for p in re.findall(r"site \d+: http://127\.0\.0\.1:(\d+)", output)})
+    """The ports of every process the demo announced (emulator, sites, dashboard)."""
+    pattern = r"(?:site \d+|Stripe emulator|dashboard): http://127\.0\.0\.1:(\d+)"
+    return sorted({int(p) for p in re.findall(pattern, output)})
 
 
 def _listening(port: int) -> bool:
@@ -32,28 +35,32 @@ def _listening(port: int) -> bool:
 
 
 @pytest.mark.slow
-def test_once_pushes_verifies_and_stops_every_site(tmp_path: Path) -> None:
-    """--once: exit 0, each setting changed on every site and verified, the curl
-    commands printed, no secret in the output, and no site still listening."""
+def test_once_pushes_verifies_sells_and_stops_everything(tmp_path: Path) -> None:
+    """--once: exit 0; the publishable and secret keys pushed by dashboard rollouts and
+    each site's webhook secret by the engine, all verified; the artwork bought and shown
+    sold; the curl commands printed; no key in the output; nothing still listening."""
     workdir = tmp_path / "demo"
     done = subprocess.run(stripefleet_argv("demo", "--sites", "3", "--once", "--workdir",
                                            str(workdir)),
-                          capture_output=True, text=True, timeout=180)
+                          capture_output=True, text=True, timeout=300)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    assert output.count("recap: ok=0 changed=3 failed=0 unreachable=0 skipped=0") == 3
+    assert len(re.findall(r"rollout \d+ succeeded: ok=0 changed=3 failed=0", output)) == 2
+    assert output.count("recap: ok=0 changed=3 failed=0 unreachable=0 skipped=0") == 1
     assert len(re.findall(r"ok=3 changed=0 failed=0", output)) == 3  # the verify step
+    assert "webhook received: order status paid" in output
+    assert "Vendu (sold)" in output
     assert "curl -i http://127.0.0.1:" in output
     for value in _env_values(workdir / "demo.env"):
         assert value not in output
     ports = _ports(output)
-    assert len(ports) == 3
+    assert len(ports) == 5  # emulator, three sites, dashboard
     assert not any(_listening(p) for p in ports)
 
 
 @pytest.mark.slow
 def test_ctrl_c_stops_every_site(tmp_path: Path) -> None:
-    """Serving until Ctrl-C: SIGINT stops the demo and every site process with it."""
+    """Serving until Ctrl-C: SIGINT stops the demo and every process it started."""
     log = tmp_path / "demo.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(stripefleet_argv("demo", "--sites", "2", "--workdir",
@@ -66,7 +73,7 @@ def test_ctrl_c_stops_every_site(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
             ports = _ports(log.read_text())
-            assert ports and all(_listening(p) for p in ports)
+            assert len(ports) == 4 and all(_listening(p) for p in ports)
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=60) == 0, log.read_text()
         finally:

@@ -1,94 +1,159 @@
-"""``stripefleet demo``: start a local fleet, push the Stripe keys to it, verify, show.
+"""``stripefleet demo``: a whole fleet on this machine, configured and selling.
 
-Issue 2, section 4: N real site processes on free loopback ports, each with its own
-database in a temporary instance folder; test-mode keys of the right formats; all
-three Stripe settings pushed with the propagation engine and verified; the recap; the
-seeds' curl commands for site 1, ready to paste. Then it serves until Ctrl-C, or exits
-after the recap with ``--once``. Either way no process is left behind.
+Issue 2, section 4, grown by issues 4 and 5: the Stripe emulator; N real site
+processes on free loopback ports, each with its own database in a temporary instance
+folder, a webhook endpoint registered with the emulator and the sample catalogue; the
+dashboard and its Huey worker, with the sites registered and an owner account. The
+publishable and secret keys go out as dashboard rollouts, each site's own webhook
+signing secret through the engine; everything is read back (verify). With ``--once``
+a customer buys site 1's unique artwork and the demo exits 0 once the webhook has
+marked it sold; otherwise it serves until Ctrl-C. No process is left behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
 import click
 from rich.console import Console
 
-from stripefleet.demo.fleet import DemoKeys, DemoSite, SiteFleet
-from stripefleet.demo.steps import push_all, verify_all, write_env_file
+from stripefleet.common.keys import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET
+from stripefleet.common.processes import ManagedProcess
+from stripefleet.dashboard import demo_support
+from stripefleet.demo import steps
+from stripefleet.demo.emulator import DemoStripe, register_webhook_endpoints, start_emulator
+from stripefleet.demo.fleet import DemoSite, SiteFleet, random_token
+from stripefleet.demo.purchase import buy_artwork
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def _running(proc: ManagedProcess) -> Iterator[ManagedProcess]:
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
 @click.command()
 @click.option("--sites", "site_count", default=3, show_default=True,
               type=click.IntRange(1, 50), help="How many site processes to start.")
 @click.option("--once", is_flag=True,
-              help="Exit after the recap (0 when every site is configured) instead of serving.")
+              help="Make one purchase, then exit (0 when every step worked) instead of "
+                   "serving.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where the sites' instance folders go (default: a new temporary "
-                   "folder, removed at the end).")
+              help="Where the instance folders go (default: a new temporary folder, "
+                   "removed at the end).")
 def demo(site_count: int, once: bool, workdir: Path | None) -> None:
-    """Start a demo fleet on this machine, push Stripe keys to it and verify them.
+    """Start a demo fleet on this machine: Stripe emulator, sites, dashboard; push the
+    Stripe keys to every site, verify them, and sell.
 
-    Everything runs on 127.0.0.1 with made-up test-mode keys; nothing leaves the machine.
+    Everything runs on 127.0.0.1 with test-mode keys; nothing leaves the machine.
     """
     console = Console(highlight=False, soft_wrap=True)
-    temporary = workdir is None
     root = Path(tempfile.mkdtemp(prefix="stripefleet-demo-")) if workdir is None else workdir
     root.mkdir(parents=True, exist_ok=True)
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     ok = False
     try:
-        keys = DemoKeys.generate()
-        console.print(f"[bold]stripefleet demo[/bold]: starting {site_count} sites in {root}")
-        with SiteFleet(site_count, root, api_key=keys.api_key) as sites:
-            for site in sites:
-                console.print(f"  site {site.index}: {site.url}")
-            env_file, sites_file = write_env_file(root, keys, sites)
-            pushed = push_all(console, sites, keys)
-            verified = verify_all(console, sites, keys)
-            ok = pushed and verified
-            _print_try_it(console, sites[0], env_file, sites_file)
-            if once:
-                console.print("[bold]done[/bold] (--once): stopping the sites.")
-            else:
-                console.print("\nServing. Press Ctrl-C to stop every site.")
-                _serve_until_interrupted(sites)
+        ok = _run(console, root, site_count, once)
     except KeyboardInterrupt:
-        console.print("\nStopping every site.")
+        console.print("\nStopping every process.")
         ok = True
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if temporary:
+        if workdir is None:
             shutil.rmtree(root, ignore_errors=True)
     raise SystemExit(0 if ok else 1)
 
 
-def _serve_until_interrupted(sites: list[DemoSite]) -> None:
-    """Block until Ctrl-C; say so if a site process dies meanwhile."""
+def _run(console: Console, root: Path, site_count: int, once: bool) -> bool:
+    api_key = f"demo-fleet-{random_token(32)}"
+    console.print(f"[bold]stripefleet demo[/bold] in {root}")
+    emulator = start_emulator(root)
+    with _running(emulator.process):
+        console.print(f"  Stripe emulator: {emulator.url} (test mode)")
+        fleet = SiteFleet(site_count, root, api_key=api_key,
+                          extra_env={"STRIPE_API_BASE": emulator.url})
+        with fleet as sites:
+            for site in sites:
+                console.print(f"  site {site.index}: {site.url}")
+            steps.load_catalogues(console, sites)
+            whsecs = register_webhook_endpoints(emulator, [s.url for s in sites])
+            console.print(f"  {len(whsecs)} webhook endpoints registered with the emulator")
+            handle = demo_support.start_dashboard(root / "dashboard", api_key=api_key,
+                                                  log_path=root / "dashboard.log")
+            with _running(handle.process):
+                console.print(f"  dashboard: {handle.url}")
+                demo_support.register_sites(handle, [s.url for s in sites])
+                ok = _configure(console, sites, emulator, handle, api_key, whsecs)
+                env_file, sites_file = steps.write_env_file(root, {
+                    "TEMPLATE_MASTER_API_KEY": api_key,
+                    "STRIPE_PUBLISHABLE_KEY": emulator.publishable_key,
+                    "STRIPE_SECRET_KEY": emulator.secret_key,
+                    "STRIPE_WEBHOOK_SECRET": whsecs[0],
+                }, sites)
+                _print_try_it(console, sites[0], emulator, handle, env_file, sites_file)
+                if once:
+                    console.print("\n[bold]a purchase on site 1[/bold] (--once)")
+                    ok = buy_artwork(console, sites[0].url, emulator.url) and ok
+                    console.print(f"\n[bold]done[/bold]: {'all good' if ok else 'FAILED'}; "
+                                  "stopping every process.")
+                    return ok
+                console.print("\nServing. Press Ctrl-C to stop every process.")
+                _serve_until_interrupted(sites, handle.process, emulator.process)
+    return ok
+
+
+def _configure(console: Console, sites: list[DemoSite], emulator: DemoStripe,
+               handle: demo_support.DashboardHandle, api_key: str, whsecs: list[str]) -> bool:
+    """Push and verify the three Stripe settings; True when every site holds them."""
+    pushed_pk = steps.push_through_dashboard(console, handle, PUBLISHABLE_KEY,
+                                             emulator.publishable_key)
+    pushed_sk = steps.push_through_dashboard(console, handle, SECRET_KEY, emulator.secret_key)
+    pushed_wh = steps.push_per_site(console, sites, api_key, WEBHOOK_SECRET, whsecs)
+    verified = steps.verify_all(console, sites, api_key, {
+        PUBLISHABLE_KEY: [emulator.publishable_key] * len(sites),
+        SECRET_KEY: [emulator.secret_key] * len(sites),
+        WEBHOOK_SECRET: whsecs,
+    })
+    return pushed_pk and pushed_sk and pushed_wh and verified
+
+
+def _serve_until_interrupted(sites: list[DemoSite], *others: ManagedProcess) -> None:
+    """Block until Ctrl-C; stop with an error if a process dies meanwhile."""
+    watched = [(f"site {s.index}", s.process) for s in sites]
+    watched += [(proc.argv[3] if len(proc.argv) > 3 else "process", proc) for proc in others]
     while True:
-        for site in sites:
-            proc = site.process.proc
-            if proc is not None and proc.poll() is not None:
+        for label, proc in watched:
+            if proc.proc is not None and proc.proc.poll() is not None:
                 raise click.ClickException(
-                    f"site {site.index} exited with code {proc.returncode}:\n"
-                    f"{site.process.log_tail()}"
-                )
+                    f"{label} exited with code {proc.proc.returncode}:\n{proc.log_tail()}")
         time.sleep(0.5)
 
 
-def _print_try_it(console: Console, site: DemoSite, env_file: Path, sites_file: Path) -> None:
-    """Seed 000_'s and 002_'s commands, rewritten for site 1. The keys stay in the
-    env file (mode 0600): no secret is printed, nor put on a command line."""
+def _print_try_it(console: Console, site: DemoSite, emulator: DemoStripe,
+                  handle: demo_support.DashboardHandle, env_file: Path,
+                  sites_file: Path) -> None:
+    """Where to look, and seed 000_'s and 002_'s commands for site 1. The keys stay in
+    the env file (mode 0600): no key is printed, nor put on a command line."""
     url = site.url
+    console.print("\n[bold]Open[/bold]")
+    console.print(f"  shop (site 1):  {url}/")
+    console.print(f"  dashboard:      {handle.url}/  owner {handle.owner_email} "
+                  f"password {handle.owner_password}")
+    console.print(f"  Stripe pay page: test cards 4242 4242 4242 4242 (paid), "
+                  f"4000 0000 0000 0002 (declined); emulator {emulator.url}")
     console.print(f"\n[bold]Try it[/bold] (site 1 is {url}). Load the demo's keys first:")
     console.print(f"  set -a; . {env_file}; set +a")
     console.print("Read the publishable key (seed 000_):")
@@ -102,6 +167,8 @@ def _print_try_it(console: Console, site: DemoSite, env_file: Path, sites_file: 
     console.print(f'  curl -H "X-API-Key: $TEMPLATE_MASTER_API_KEY" {url}/api/export/settings')
     console.print("Check its Stripe configuration (seed 002_):")
     console.print(f"  curl {url}/api/health/stripe")
+    console.print("The catalogue (seed 004_'s inStock):")
+    console.print(f"  curl {url}/api/products")
     console.print("Push to the whole demo fleet with the CLI:")
     console.print(f"  stripefleet push stripe_secret_key --sites-file {sites_file}")
     console.print(f"  stripefleet verify stripe_publishable_key --sites-file {sites_file}")
