@@ -6,13 +6,24 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import stripe
 
 from stripefleet.common.processes import ManagedProcess, free_port, stripefleet_argv
 
+SiteEvent = Literal[
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "charge.refunded",
+]
+
 #: The events a site handles (seeds 003_ and 004_, issue 4).
-SITE_EVENTS = [
+SITE_EVENTS: list[SiteEvent] = [
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed",
