@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import stripe
 
@@ -23,15 +23,7 @@ SiteEvent = Literal[
 ]
 
 #: The events a site handles (seeds 003_ and 004_, issue 4).
-SITE_EVENTS: list[SiteEvent] = [
-    "checkout.session.completed",
-    "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed",
-    "checkout.session.expired",
-    "payment_intent.succeeded",
-    "payment_intent.payment_failed",
-    "charge.refunded",
-]
+SITE_EVENTS: tuple[SiteEvent, ...] = get_args(SiteEvent)
 
 
 @dataclass
@@ -85,7 +77,7 @@ def register_webhook_endpoints(emulator: DemoStripe, site_urls: list[str]) -> li
     secrets = []
     for url in site_urls:
         endpoint = client.v1.webhook_endpoints.create(
-            params={"url": f"{url}/api/webhook/stripe/", "enabled_events": SITE_EVENTS})
+            params={"url": f"{url}/api/webhook/stripe/", "enabled_events": [*SITE_EVENTS]})
         assert endpoint.secret is not None
         secrets.append(endpoint.secret)
     return secrets
