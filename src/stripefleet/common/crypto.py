@@ -8,10 +8,11 @@ config module) or is generated once into the instance folder, mode 0600.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from stripefleet.common.files import read_or_create_private
 
 KEY_FILE_NAME = "encryption.key"
 
@@ -79,8 +80,8 @@ def load_or_create_ring(instance_dir: Path, configured: str | None) -> str:
     """The key ring to use: ``configured`` when given, else the instance folder's file.
 
     When neither exists, a new Fernet key is generated and written to
-    ``instance_dir/encryption.key`` with mode 0600 (created atomically, never
-    world-readable, even for an instant).
+    ``instance_dir/encryption.key`` with mode 0600 (``common.files``: never
+    world-readable, never seen half-written, one winner when processes race).
 
     Args:
         instance_dir: the app's instance folder (created if missing).
@@ -91,12 +92,5 @@ def load_or_create_ring(instance_dir: Path, configured: str | None) -> str:
     """
     if configured:
         return configured
-    instance_dir.mkdir(parents=True, exist_ok=True)
-    path = instance_dir / KEY_FILE_NAME
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(Fernet.generate_key().decode("ascii") + "\n")
-    return path.read_text(encoding="ascii").strip()
+    return read_or_create_private(instance_dir / KEY_FILE_NAME,
+                                  lambda: Fernet.generate_key().decode("ascii"))

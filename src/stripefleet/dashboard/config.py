@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from stripefleet.common.crypto import load_or_create_ring
+from stripefleet.common.files import read_or_create_private
 
 SECRET_KEY_FILE = "secret_key"
 
@@ -129,15 +130,8 @@ def normalize_database_url(url: str) -> str:
 
 
 def _secret_key(instance_dir: Path) -> str:
-    instance_dir.mkdir(parents=True, exist_ok=True)
-    path = instance_dir / SECRET_KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_urlsafe(48) + "\n")
-    return path.read_text(encoding="ascii").strip()
+    return read_or_create_private(instance_dir / SECRET_KEY_FILE,
+                                  lambda: secrets.token_urlsafe(48))
 
 
 def default_instance_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
+from stripefleet.common.files import write_private
 from stripefleet.common.keys import mask
 from stripefleet.common.processes import stripefleet_argv
 from stripefleet.dashboard import demo_support
@@ -40,9 +41,7 @@ def write_env_file(root: Path, values: dict[str, str], sites: list[DemoSite]) ->
         (env file, sites file).
     """
     env_file = root / "demo.env"
-    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.writelines(f"{name}={value}\n" for name, value in values.items())
+    write_private(env_file, "".join(f"{name}={value}\n" for name, value in values.items()))
     sites_file = root / "sites.txt"
     sites_file.write_text("".join(f"{site.url}\n" for site in sites), encoding="utf-8")
     return env_file, sites_file

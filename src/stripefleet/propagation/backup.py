@@ -20,12 +20,12 @@ secrets it cannot restore.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stripefleet.common.files import write_private
 from stripefleet.common.keys import PUBLISHABLE_KEY, is_secret
 from stripefleet.propagation.types import SiteSnapshot
 
@@ -55,13 +55,7 @@ def write(path: Path, *, created_at: str, sites_file: str,
     """Write the backup atomically, mode 0600 (a reader never sees half a file)."""
     doc = {"format": FORMAT, "version": VERSION, "created_at": created_at,
            "sites_file": sites_file, "sites": [site_record(s) for s in snapshots]}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(doc, handle, indent=2)
-        handle.write("\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_private(path, json.dumps(doc, indent=2) + "\n")
 
 
 @dataclass

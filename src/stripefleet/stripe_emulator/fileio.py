@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from stripefleet.common.files import write_private
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -15,19 +15,8 @@ def write_json_atomic(path: Path, data: Any) -> None:
     The JSON goes to a temporary file in the same folder, which is flushed, fsynced and
     renamed over ``path``: a reader sees the old file or the new one, never half of one.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, separators=(",", ":"))  # key order is creation order
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    # key order is creation order
+    write_private(path, json.dumps(data, separators=(",", ":")))
 
 
 def read_json(path: Path) -> Any:
