@@ -16,7 +16,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,17 +87,48 @@ class Shop:
     env: dict[str, str]
     process: ManagedProcess
     tmp: Path
-    owned: list[str] = field(default_factory=list)
+    _owner_session: tuple[requests.Session, str] | None = None
 
     # --- catalogue -----------------------------------------------------------------
     def products(self, *rows: dict[str, Any]) -> list[dict[str, Any]]:
-        """Import ``rows`` (slugs made unique: a ``-<hex>`` suffix) with the CLI; return
-        their ``GET /api/products/<slug>`` bodies in order."""
+        """Add ``rows`` (import rows; slugs made unique with a ``-<hex>`` suffix) through
+        the owner's admin form (one HTTP request each; the import command has its own
+        tests); return their ``GET /api/products/<slug>`` bodies in order."""
+        owner, csrf = self._owner()
         suffix = uuid.uuid4().hex[:6]
-        rows = tuple({**row, "slug": f"{row['slug']}-{suffix}"} for row in rows)
-        result = self.cli("products", "import", json.dumps(list(rows)))
-        assert result.returncode == 0, result.stderr
-        return [self.product(row["slug"]) for row in rows]
+        made = []
+        for row in rows:
+            slug = f"{row['slug']}-{suffix}"
+            price = row.get("daily_rate", row.get("price"))
+            stock = row.get("stock", 1 if row.get("type") == "equipment" else None)
+            form = {"csrf_token": csrf, "slug": slug, "name": row["name"],
+                    "type": row.get("type", "product"), "price": str(price),
+                    "currency": row.get("currency", "eur"),
+                    "stock": "" if stock is None else str(stock),
+                    "description": row.get("description", ""),
+                    "image_url": row.get("image_url") or ""}
+            if row.get("active", True):
+                form["active"] = "on"
+            r = owner.post(f"{self.url}/admin/produits", data=form, timeout=10)
+            assert r.status_code == 200 and "Produit enregistré" in r.text, r.text[-500:]
+            made.append(self.product(slug))
+        return made
+
+    def _owner(self) -> tuple[requests.Session, str]:
+        """A logged-in owner session of the admin area and its CSRF token (made once)."""
+        if self._owner_session is None:
+            import re
+
+            email = f"owner-{uuid.uuid4().hex[:6]}@example.com"
+            result = self.cli("create-owner", "--email", email, "--password-stdin",
+                              stdin="owner-password\n")
+            assert result.returncode == 0, result.stderr
+            browser = self.browser_login(email, "owner-password")
+            page = browser.get(f"{self.url}/admin/", timeout=10).text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+            assert token is not None
+            self._owner_session = (browser, token.group(1))
+        return self._owner_session
 
     def product(self, key: str | int) -> dict[str, Any]:
         """``GET /api/products/<key>``'s product."""
