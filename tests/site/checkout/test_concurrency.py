@@ -73,3 +73,21 @@ def test_500_buyers_of_20_products_never_reserve_more_than_the_stock(shop: Shop)
     assert set(per_product.values()) == {5}
     assert [shop.product(p["slug"])["available"] for p in products] == [0] * 20
     assert [_sessions_with_amount(shop.emulator, 10_000 + i) for i in range(20)] == [5] * 20
+
+
+def test_concurrent_payments_sell_exactly_the_reserved_units(shop: Shop) -> None:
+    """50 orders on 10 products (stock 5 each), all paid at once: the webhooks, handled
+    by four workers in parallel, leave every product with 5 sold and none reserved."""
+    products = shop.products(*({"slug": f"q{i}", "name": f"Q{i}", "price": 20_000 + i,
+                                "stock": 5} for i in range(10)))
+    carts = [[{"id": products[n % 10]["id"], "type": "product", "quantity": 1}]
+             for n in range(50)]
+    sessions = [r.json()["session_id"] for r in _checkout_all(shop, carts, threads=25)]
+    with ThreadPoolExecutor(max_workers=25) as pool:
+        paid = list(pool.map(lambda sid: shop.emulator.pay(sid).status_code, sessions))
+    assert paid == [200] * 50
+    orders = [shop.wait_order(sid, lambda o: o["status"] == "paid") for sid in sessions]
+    assert {o["status"] for o in orders} == {"paid"}
+    sold = [(p["stock"], p["available"], p["soldOut"])
+            for p in (shop.product(p["slug"]) for p in products)]
+    assert sold == [(5, 0, True)] * 10
