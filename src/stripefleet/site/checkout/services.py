@@ -104,10 +104,11 @@ def open_order(request: CheckoutRequest, customer: Customer | None) -> Order:
 
 
 def _session_end(minutes: int) -> dt.datetime:
-    """Now + ``minutes`` + 30 s, whole seconds: Stripe wants ``expires_at`` at least 30
-    minutes after it receives the request, so the request's own latency is covered."""
-    end = utcnow() + dt.timedelta(minutes=minutes, seconds=30)
-    return end.replace(microsecond=0)
+    """Now + ``minutes`` + 30 s, whole seconds, and under 24 hours: Stripe wants
+    ``expires_at`` between 30 minutes and 24 hours after it receives the request, so the
+    30 s cover the request's own latency."""
+    seconds = min(minutes * 60 + 30, 24 * 3600 - 60)
+    return (utcnow() + dt.timedelta(seconds=seconds)).replace(microsecond=0)
 
 
 def session_params(order: Order, *, success_url: str, cancel_url: str) -> dict[str, Any]:
