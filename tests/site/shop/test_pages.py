@@ -29,7 +29,8 @@ def browser(chromium_path: str) -> Iterator[Browser]:
 def test_buy_flow_sells_the_artwork_and_every_open_page_shows_vendu(
         shop: Shop, browser: Browser, artifacts_dir: Path) -> None:
     """Register, add the artwork to the cart, pay on the emulator's page: the success page
-    turns to "paid" and a page opened before shows "Vendu" instead of the button."""
+    turns to "paid", and a product page and a catalogue opened before show "Vendu"
+    instead of the button, without a reload."""
     name = f"Nymphéas {uuid.uuid4().hex[:4]}"
     (art,) = shop.products({"slug": "nympheas", "name": name, "price": 250000, "stock": 1,
                             "description": "Huile sur toile"})
@@ -37,6 +38,10 @@ def test_buy_flow_sells_the_artwork_and_every_open_page_shows_vendu(
     watcher.goto(f"{shop.url}/produits/{art['slug']}")
     watch_box = watcher.locator(f'[data-buy-for="{art["id"]}"]')
     expect(watch_box.get_by_role("button", name="Ajouter au panier")).to_be_visible()
+    catalogue = browser.new_page()
+    catalogue.goto(f"{shop.url}/")
+    catalogue_box = catalogue.locator(f'[data-buy-for="{art["id"]}"]')
+    expect(catalogue_box.get_by_role("button", name="Ajouter au panier")).to_be_visible()
 
     buyer = browser.new_page()
     buyer.goto(f"{shop.url}/compte/inscription")
@@ -67,3 +72,6 @@ def test_buy_flow_sells_the_artwork_and_every_open_page_shows_vendu(
     expect(watch_box.get_by_text("Vendu")).to_be_visible(timeout=10_000)
     expect(watch_box.get_by_role("button", name="Ajouter au panier")).to_be_hidden()
     watcher.screenshot(path=str(artifacts_dir / "5-second-page-vendu.png"), full_page=True)
+    expect(catalogue_box.get_by_text("Vendu")).to_be_visible(timeout=10_000)
+    catalogue.screenshot(path=str(artifacts_dir / "6-open-catalogue-vendu.png"),
+                         full_page=True)
