@@ -42,3 +42,13 @@ def test_launch_requests_need_the_api_key(shop: Shop) -> None:
     """The export is for the fleet only."""
     r = requests.get(f"{shop.url}/api/export/launch-requests", timeout=10)
     assert (r.status_code, r.json()["error"]) == (401, "invalid_api_key")
+
+
+def test_success_page_status_follows_the_launch_payment(shop: Shop) -> None:
+    """The success page's status poll knows launch sessions too: pending, then paid."""
+    sid = _launch(shop, domain="page.example.fr", email="p@example.com").json()["session_id"]
+    status = f"{shop.url}/commande/statut?session_id={sid}"
+    assert requests.get(status, timeout=10).json() == {"status": "pending"}
+    shop.emulator.pay(sid)
+    shop.wait_delivered("checkout.session.completed", sid)
+    assert requests.get(status, timeout=10).json() == {"status": "paid"}

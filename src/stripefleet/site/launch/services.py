@@ -79,6 +79,13 @@ def owns_session(session_id: str) -> bool:
     ) is not None
 
 
+def status_of_session(session_id: str) -> str | None:
+    """The status of the launch request behind a Checkout Session, or None."""
+    status: str | None = db.session.scalar(
+        sa.select(LaunchRequest.status).where(LaunchRequest.stripe_session_id == session_id))
+    return status
+
+
 def handle_session_event(kind: str, session: dict[str, Any]) -> tuple[str, str, int | None]:
     """``completed`` (paid, right amount) -> ``paid``; ``expired`` -> ``expired``; once."""
     row = db.session.scalar(sa.select(LaunchRequest)

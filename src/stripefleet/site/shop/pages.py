@@ -40,6 +40,7 @@ from stripefleet.site.checkout.validation import (
     ItemRequest,
 )
 from stripefleet.site.extensions import csrf, db
+from stripefleet.site.launch import services as launch
 from stripefleet.site.shop import services
 from stripefleet.site.shop.models import EQUIPMENT, Product
 
@@ -162,16 +163,26 @@ def success() -> str:
     """The success page (seed 003_'s ``success_url``); polls the order's status."""
     session_id = request.args.get("session_id", "")
     order = orders.order_by_session(session_id) if session_id else None
-    return render_template("shop/success.html", order=order, session_id=session_id)
+    return render_template("shop/success.html", order=order, session_id=session_id,
+                           status=_status(session_id))
 
 
 @bp.get("/commande/statut")
 def order_status() -> Response:
-    """``{"status": ...}`` of the order behind ``?session_id=`` (null when unknown)."""
-    order = orders.order_by_session(request.args.get("session_id", ""))
-    response = jsonify(status=order.status if order else None)
+    """``{"status": ...}`` of the order (or SaaS launch request) behind ``?session_id=``;
+    null when unknown."""
+    response = jsonify(status=_status(request.args.get("session_id", "")))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _status(session_id: str) -> str | None:
+    if not session_id:
+        return None
+    order = orders.order_by_session(session_id)
+    if order is not None:
+        return order.status
+    return launch.status_of_session(session_id)
 
 
 @bp.get("/commande/annulee")
