@@ -14,10 +14,11 @@ import requests
 from tests.site.shop.harness import DECLINED_CARD, Shop, sign
 
 
-def _buy(shop: Shop, stock: int = 1, quantity: int = 1) -> tuple[dict[str, Any], str]:
+def _buy(shop: Shop, stock: int = 1, quantity: int = 1,
+         token: str | None = None) -> tuple[dict[str, Any], str]:
+    """A product and a pending order for it (a guest's unless ``token`` is given)."""
     (art,) = shop.products({"slug": "art", "name": "Art", "price": 9900, "stock": stock})
-    r = shop.checkout([{"id": art["id"], "type": "product", "quantity": quantity}],
-                      shop.customer()["token"])
+    r = shop.checkout([{"id": art["id"], "type": "product", "quantity": quantity}], token)
     assert r.status_code == 200, r.text
     return art, r.json()["session_id"]
 
@@ -25,7 +26,7 @@ def _buy(shop: Shop, stock: int = 1, quantity: int = 1) -> tuple[dict[str, Any],
 def test_paid_session_marks_the_order_paid_and_the_artwork_sold(shop: Shop) -> None:
     """Register, checkout, pay on the emulator: the signed webhook makes the order paid
     and the unique artwork sold (``inStock`` false, ``soldOut`` true)."""
-    art, sid = _buy(shop)
+    art, sid = _buy(shop, token=shop.customer()["token"])
     assert shop.emulator.pay(sid).status_code == 200
     order = shop.wait_order(sid, lambda o: o["status"] != "pending")
     assert (order["status"], order["reservation"]) == ("paid", "sold")
