@@ -86,6 +86,11 @@ def _engine_options(url: str) -> dict[str, Any]:
     options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": 5}
+        # At least one pooled connection per serving thread (waitress and gunicorn's
+        # gthread default to 8): the default pool of 5 opened and closed the extra
+        # connections on every request under load (seen in the webhook benchmark).
+        options["pool_size"] = 10
+        options["max_overflow"] = 20
     else:
         # pysqlite's own transaction handling is switched off (see _tune_sqlite).
         options["connect_args"] = {"check_same_thread": False, "timeout": 30}
