@@ -72,7 +72,11 @@ def main() -> None:
     with open(HERE / "messages.pot", "rb") as handle:
         template = read_po(handle)
     catalog = Catalog(locale="fr", domain="messages", project="stripefleet site")
-    ids = [m.id for m in template if m.id] + [k for k in FR if k not in template]
+    plurals = [m.id for m in template if m.id and not isinstance(m.id, str)]
+    if plurals:
+        raise SystemExit(f"plural forms are not handled by this script: {plurals}")
+    ids = [m.id for m in template if isinstance(m.id, str) and m.id]
+    ids += [k for k in FR if k not in template]
     missing = [i for i in ids if i not in FR]
     if missing:
         raise SystemExit(f"untranslated: {missing}")
