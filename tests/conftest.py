@@ -7,6 +7,7 @@ machine has them (they skip with a reason on a machine without them, and fail un
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -48,12 +49,14 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A SQLAlchemy URL to a fresh PostgreSQL schema of its own, dropped afterwards.
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A SQLAlchemy URL to a fresh PostgreSQL schema of its own, dropped on the way out.
 
     The schema is selected with ``search_path`` in the URL, so that several site
-    processes can share the ``test`` database without seeing each other's tables.
+    processes can share the ``test`` database without seeing each other's tables. A
+    context manager, so that fixtures of any scope can use it (``postgres_url`` is the
+    per-test one). Skips, or fails under ``CI=true``, without PostgreSQL.
     """
     if not _port_open("127.0.0.1", 5432):
         need("PostgreSQL", "nothing listens on 127.0.0.1:5432")
@@ -73,6 +76,13 @@ def postgres_url() -> Iterator[str]:
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test (see ``postgres_schema``)."""
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

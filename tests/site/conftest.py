@@ -7,7 +7,7 @@ site with the fleet's API key ``API_KEY``.
 
 from __future__ import annotations
 
-import uuid
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from stripefleet.common.processes import ManagedProcess, free_port, stripefleet_argv
-from tests.conftest import POSTGRES_ADMIN_URL, _port_open, need
+from tests.conftest import postgres_schema
 
 #: The fleet's API key of the test sites (seed 000_'s example key).
 API_KEY = "template-master-key-2025"
@@ -117,35 +117,19 @@ def shared_site(request: pytest.FixtureRequest,
     than 10 wrong API keys to it in all (the lock-out counts them per client).
     """
     tmp = tmp_path_factory.mktemp("shared-site")
-    schema = None
-    if request.param == "sqlite":
-        db_url = f"sqlite:///{tmp / 'site.db'}"
-    else:
-        if not _port_open("127.0.0.1", 5432):
-            need("PostgreSQL", "nothing listens on 127.0.0.1:5432")
-        import sqlalchemy as sa
-
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        engine = sa.create_engine(POSTGRES_ADMIN_URL)
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        db_url = f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = ManagedProcess(
-        stripefleet_argv("site", "serve", "--port", str(port), "--instance-dir",
-                         str(tmp / "instance")),
-        env={"TEMPLATE_MASTER_API_KEY": API_KEY, "DATABASE_URL": db_url,
-             "STRIPEFLEET_ENCRYPTION_KEY": ""},
-        log_path=tmp / "site.log",
-    )
-    try:
-        proc.start()
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            db_url = f"sqlite:///{tmp / 'site.db'}"
+        else:
+            db_url = stack.enter_context(postgres_schema())
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = stack.enter_context(ManagedProcess(
+            stripefleet_argv("site", "serve", "--port", str(port), "--instance-dir",
+                             str(tmp / "instance")),
+            env={"TEMPLATE_MASTER_API_KEY": API_KEY, "DATABASE_URL": db_url,
+                 "STRIPEFLEET_ENCRYPTION_KEY": ""},
+            log_path=tmp / "site.log",
+        ))
         proc.wait_http(f"{url}/api/health")
         yield RunningSite(url, API_KEY, tmp / "instance", db_url, proc)
-    finally:
-        proc.stop()
-        if schema is not None:
-            with engine.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            engine.dispose()

@@ -25,7 +25,7 @@ import requests
 import stripe
 
 from stripefleet.common.processes import ManagedProcess, free_port, stripefleet_argv
-from tests.conftest import POSTGRES_ADMIN_URL, _port_open, need
+from tests.conftest import postgres_schema
 
 API_KEY = "template-master-key-2025"
 #: One encryption key ring for every test site, so that sites sharing a database can
@@ -243,20 +243,8 @@ def fresh_database(like: str, tmp: Path) -> Iterator[str]:
 
 
 def _pg_schema() -> Iterator[str]:
-    if not _port_open("127.0.0.1", 5432):
-        need("PostgreSQL", "nothing listens on 127.0.0.1:5432")
-    import sqlalchemy as sa
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(POSTGRES_ADMIN_URL)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        engine.dispose()
+    with postgres_schema() as url:
+        yield url
 
 
 def start_emulator(tmp: Path, *extra: str) -> Emulator:
