@@ -3,11 +3,13 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
-from stripefleet.dashboard.app import create_app, ensure_schema
+from stripefleet.dashboard.app import create_app, ensure_schema, utc_time
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.audit.models import AppendOnlyError, AuditEvent
 from stripefleet.dashboard.extensions import db
@@ -73,3 +75,20 @@ def test_audit_records_the_client_behind_a_trusted_proxy(make_app: object) -> No
             event = db.session.scalars(db.select(AuditEvent).where(
                 AuditEvent.action == "auth.login")).one()
             assert event.remote_addr == expected
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (datetime(2026, 11, 21, 10, 36, 34, 355799), "2026-11-21 10:36:34 UTC"),
+    (datetime(2026, 11, 21, 11, 36, 34, tzinfo=timezone(timedelta(hours=1))),
+     "2026-11-21 10:36:34 UTC"),
+    ("2026-11-21T10:36:34.355799Z", "2026-11-21 10:36:34 UTC"),
+    (None, ""),
+])
+def test_utc_filter_shows_whole_seconds_in_utc(value: object, shown: str) -> None:
+    """Pages show stored times to the second, in UTC, and say so (naive = UTC)."""
+    assert utc_time(value) == shown  # type: ignore[arg-type]
+
+
+def test_utc_filter_default_for_missing_time() -> None:
+    """A missing time shows the given default (the fleet page's 'never')."""
+    assert utc_time(None, "never") == "never"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,22 @@ def create_app(config: dict[str, Any] | None = None, *,
     init_security(app)
     init_queue(app)
     register_blueprints(app)
+    app.add_template_filter(utc_time, "utc")
     return app
+
+
+def utc_time(value: datetime | str | None, empty: str = "") -> str:
+    """A stored UTC time as the pages show it: ``2026-11-21 10:36:34 UTC``.
+
+    Naive datetimes are UTC (the models store UTC); ``empty`` when there is no time.
+    """
+    if value is None or value == "":
+        return empty
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def ensure_schema(app: Flask) -> None:

@@ -95,8 +95,12 @@ def _run(console: Console, root: Path, site_count: int, once: bool) -> bool:
                                                   log_path=root / "dashboard.log")
             with _running(handle.process):
                 console.print(f"  dashboard: {handle.url}")
-                demo_support.register_sites(handle, [s.url for s in sites])
+                # The sites file format's optional fields name each site (dashboard).
+                demo_support.register_sites(
+                    handle, [f"{s.url} name=site-{s.index} env=test tags=demo" for s in sites])
                 ok = _configure(console, sites, emulator, handle, api_key, whsecs)
+                # Health and drift on the fleet page, without waiting for the periodic run.
+                demo_support.api(handle, "POST", "/api/sites/verify")
                 env_file, sites_file = steps.write_env_file(root, {
                     "TEMPLATE_MASTER_API_KEY": api_key,
                     "STRIPE_PUBLISHABLE_KEY": emulator.publishable_key,
