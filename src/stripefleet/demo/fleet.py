@@ -21,27 +21,6 @@ def random_token(length: int) -> str:
     return "".join(secrets.choice(_ALNUM) for _ in range(length))
 
 
-@dataclass(frozen=True)
-class DemoKeys:
-    """Test-mode values of the right formats (seed 002_), made up for the demo."""
-
-    api_key: str
-    publishable_key: str
-    secret_key: str
-    webhook_secret: str
-
-    @classmethod
-    def generate(cls) -> DemoKeys:
-        """Fresh random values: ``pk_test_...``, ``sk_test_...``, ``whsec_...``, API key."""
-        account = random_token(14)
-        return cls(
-            api_key=f"demo-fleet-{random_token(32)}",
-            publishable_key=f"pk_test_51{account}{random_token(40)}",
-            secret_key=f"sk_test_51{account}{random_token(40)}",
-            webhook_secret=f"whsec_{random_token(32)}",
-        )
-
-
 @dataclass
 class DemoSite:
     """One running site of the demo fleet."""

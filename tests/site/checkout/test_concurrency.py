@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.site.shop.harness import Emulator, Shop, _pg_schema, start_emulator, start_shop
+from tests.site.shop import harness
+from tests.site.shop.harness import Emulator, Shop, _pg_schema, start_shop
 
 
 @pytest.fixture(scope="module")
@@ -20,12 +21,8 @@ def shop_db() -> Iterator[str]:
     yield from _pg_schema()
 
 
-@pytest.fixture(scope="module")
-def emulator(shop_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    """The module's emulator."""
-    emu = start_emulator(tmp_path_factory.mktemp("emulator"))
-    yield emu
-    emu.process.stop()
+#: The harness's emulator fixture; it takes this module's PostgreSQL-only ``shop_db``.
+emulator = harness.emulator
 
 
 @pytest.fixture(scope="module")
