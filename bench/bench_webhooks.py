@@ -32,9 +32,12 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench import cpu
 
 RESULTS = Path(__file__).resolve().parent / "results"
 API_KEY = "bench-master-key-2025-abcdef"
@@ -103,6 +106,74 @@ async def _fire(url: str, bodies: list[tuple[str, dict[str, str]]],
         return time.perf_counter() - started, statuses, answers
 
 
+def _start_profilers(folder: Path, master: int) -> list[subprocess.Popen[bytes]]:
+    """One ``py-spy record`` per gunicorn worker (a child of ``master``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    workers = [int(pid) for pid in os.listdir("/proc") if pid.isdigit()
+               and _parent(pid) == master]
+    spies = [subprocess.Popen(["py-spy", "record", "--nonblocking", "--gil", "--rate", "500",
+                               "--format", "raw", "-o", str(folder / f"worker-{pid}.txt"),
+                               "--pid", str(pid)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for pid in workers]
+    time.sleep(1.0)  # py-spy attaches
+    return spies
+
+
+def _parent(pid: str) -> int | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(raw[raw.rindex(")") + 2:].split()[1])
+
+
+def _stop_profilers(spies: list[subprocess.Popen[bytes]]) -> None:
+    for spy in spies:
+        spy.send_signal(2)  # SIGINT: py-spy writes its output and exits
+    for spy in spies:
+        spy.wait(timeout=30)
+
+
+@dataclass
+class Phase:
+    """The sums over the rounds of one endpoint: seconds, statuses, answers, CPU seconds
+    per process group."""
+
+    seconds: float = 0.0
+    statuses: dict[int, int] = field(default_factory=dict)
+    answers: list[Any] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    def add(self, seconds: float, statuses: dict[int, int], answers: list[Any],
+            spent: dict[str, float]) -> None:
+        self.seconds += seconds
+        self.answers += answers
+        for code, count in statuses.items():
+            self.statuses[code] = self.statuses.get(code, 0) + count
+        for name, used in spent.items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + used
+
+
+def _alternate(site: str, events: list[tuple[str, dict[str, str]]], args: Any,
+               groups: dict[str, int], master: int) -> tuple[Phase, Phase]:
+    """Post the events to the webhook endpoint and to the bare one, in ``--rounds``
+    alternating slices, so that a drift of the machine's speed (other tenants, CPU
+    frequency) weighs on both alike."""
+    hook, bare = Phase(), Phase()
+    rounds = 1 if args.profile else max(1, args.rounds)
+    size = -(-len(events) // rounds)
+    for start in range(0, len(events), size):
+        part = events[start:start + size]
+        spies = _start_profilers(args.profile, master) if args.profile else []
+        before = cpu.snapshot(groups)
+        hook.add(*asyncio.run(_fire(f"{site}/api/webhook/stripe/", part, args.concurrency)),
+                 cpu.used(before, middle := cpu.snapshot(groups)))
+        _stop_profilers(spies)
+        bare.add(*asyncio.run(_fire(f"{site}/bench/bare", part, args.concurrency)),
+                 cpu.used(middle, cpu.snapshot(groups)))
+    return hook, bare
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; see the module doc."""
     parser = argparse.ArgumentParser(prog="bench_webhooks", description=__doc__,
@@ -110,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=400, help="orders / events [400]")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers [4]")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight [32]")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="alternating webhook/bare slices of the events [5]")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="record the site workers with py-spy during the webhooks run "
+                             "(collapsed stacks in DIR; needs `pip install py-spy`)")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -164,17 +240,21 @@ def main(argv: list[str] | None = None) -> int:
                          headers={"X-API-Key": API_KEY}, timeout=10).raise_for_status()
         ids = [p["id"] for p in requests.get(f"{site}/api/products", timeout=10)
                .json()["products"]]
+        warm = args.concurrency  # requests of each kind before the measured runs
         carts = [json.dumps({"items": [{"id": ids[i % len(ids)], "type": "product",
                                         "quantity": 1}],
                              "customer_info": {"email": "bench@example.com"}})
-                 for i in range(args.n)]
+                 for i in range(args.n + warm)]
         json_headers = {"Content-Type": "application/json"}
         asyncio.run(_fire(f"{site}/api/checkout/", [(carts[0], json_headers)] * 8, 8))
         checkout_s, checkout_st, orders = asyncio.run(
-            _fire(f"{site}/api/checkout/", [(c, json_headers) for c in carts],
+            _fire(f"{site}/api/checkout/", [(c, json_headers) for c in carts[:args.n]],
+                  args.concurrency))
+        _, _, warm_orders = asyncio.run(
+            _fire(f"{site}/api/checkout/", [(c, json_headers) for c in carts[args.n:]],
                   args.concurrency))
         events = []
-        for answer in orders:
+        for answer in [*warm_orders, *orders]:
             if not answer or not answer.get("success"):
                 continue
             payload = json.dumps({
@@ -186,10 +266,11 @@ def main(argv: list[str] | None = None) -> int:
                     "currency": "eur", "payment_intent": f"pi_{uuid.uuid4().hex[:24]}",
                     "metadata": {"order_id": str(answer["order_id"])}}}})
             events.append((payload, {**json_headers, "Stripe-Signature": _sign(payload)}))
-        asyncio.run(_fire(f"{site}/bench/bare", events[:8], 8))  # warm-up
-        hook_s, hook_st, hook_answers = asyncio.run(
-            _fire(f"{site}/api/webhook/stripe/", events, args.concurrency))
-        bare_s, bare_st, _ = asyncio.run(_fire(f"{site}/bench/bare", events, args.concurrency))
+        warm_events, events = events[:warm], events[warm:]
+        asyncio.run(_fire(f"{site}/api/webhook/stripe/", warm_events, args.concurrency))
+        asyncio.run(_fire(f"{site}/bench/bare", warm_events, args.concurrency))
+        groups = {"site": server.proc.pid, "emulator": emu.proc.pid}  # type: ignore[union-attr]
+        hook, bare = _alternate(site, events, args, groups, server.proc.pid)  # type: ignore[union-attr]
     finally:
         for proc in reversed(procs):
             proc.stop()
@@ -197,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
 
-    processed = sum(1 for a in hook_answers if a and a.get("status") == "processed")
+    hook_s, hook_st, bare_s, bare_st = hook.seconds, hook.statuses, bare.seconds, bare.statuses
+    processed = sum(1 for a in hook.answers if a and a.get("status") == "processed")
     results = {
         "n": args.n, "workers": args.workers, "concurrency": args.concurrency,
         "checkouts_per_s": args.n / checkout_s, "checkout_statuses": checkout_st,
@@ -206,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         "bare_statuses": bare_st,
     }
     results["ratio"] = results["webhooks_per_s"] / results["bare_per_s"]
+    # CPU milliseconds per request, by process group (where the two cores went).
+    results["cpu_ms_per_request"] = {
+        phase: {name: round(1000 * s / len(events), 3) for name, s in spent.items()}
+        for phase, spent in (("webhooks", hook.cpu), ("bare", bare.cpu))}
     print(f"site webhooks: gunicorn {args.workers} workers, PostgreSQL, "
           f"{args.concurrency} in flight")
     print(f"{'run':<12}{'requests':>10}{'per s':>10}  statuses")
@@ -214,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
           f"({processed} processed)")
     print(f"{'bare':<12}{len(events):>10}{results['bare_per_s']:>10.1f}  {bare_st}")
     print(f"webhooks / bare = {results['ratio']:.2f} (target >= {TARGET:.2f})")
+    for phase, per in results["cpu_ms_per_request"].items():
+        shares = ", ".join(f"{name} {ms:.2f}" for name, ms in per.items() if ms > 0)
+        print(f"CPU ms per request, {phase}: {shares}")
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
     (RESULTS / f"webhooks-{stamp}.json").write_text(json.dumps(results, indent=2))

@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from stripefleet.common.crypto import SecretBox, load_or_create_ring
 from stripefleet.site import health
 from stripefleet.site.config import load_config
-from stripefleet.site.db import MIGRATIONS_DIR
+from stripefleet.site.db import MIGRATIONS_DIR, ping_when_idle
 from stripefleet.site.errors import register_error_handlers
 from stripefleet.site.extensions import db, limiter, migrate
 from stripefleet.site.settings.services import SECRET_BOX_EXTENSION
@@ -69,9 +69,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[SECRET_BOX_EXTENSION] = SecretBox(ring)
 
     db.init_app(app)
-    if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        with app.app_context():
+    with app.app_context():
+        if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             _tune_sqlite(db.engine)
+        else:
+            ping_when_idle(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     limiter.init_app(app)
     register_error_handlers(app)
@@ -83,7 +85,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _engine_options(url: str) -> dict[str, Any]:
-    options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    # No pool_pre_ping: PostgreSQL connections are pinged after an idle spell instead
+    # (db.ping_when_idle); SQLite's never go stale.
+    options: dict[str, Any] = {"hide_parameters": True}
     if url.startswith("postgresql"):
         options["connect_args"] = {"connect_timeout": 5}
         # At least one pooled connection per serving thread (waitress and gunicorn's

@@ -14,7 +14,7 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 
 from stripefleet.site.errors import ApiError
-from stripefleet.site.extensions import db
+from stripefleet.site.extensions import db, limiter
 from stripefleet.site.webhooks import fast, services
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,13 @@ bp = Blueprint("webhooks_api", __name__)
 
 #: Largest event body accepted, in bytes (Stripe's events are a few KiB).
 MAX_EVENT_BYTES = 256 * 1024
+
+
+@limiter.request_filter
+def _not_rate_limited() -> bool:
+    """Stripe delivers from a few addresses: a signature, not a rate, gates its events.
+    (A request filter, not ``@limiter.exempt``, which still resolves every limit.)"""
+    return request.endpoint == "webhooks_api.stripe_webhook"
 
 
 @bp.post("/api/webhook/stripe/", strict_slashes=False)
@@ -42,13 +49,12 @@ def stripe_webhook() -> Response | tuple[Response, int]:
         raise ApiError(400, "invalid_signature", str(exc)) from None
     text = payload.decode("utf-8", errors="replace")
     try:
-        done = fast.try_paid_fast(event, text)
+        done = fast.try_paid_fast(event, text)  # commits its own transaction
         if done is None:
-            db.session.rollback()
             receipt = services.record_and_process(event, text)
+            db.session.commit()
         else:
             receipt = services.Receipt(event["id"], event["type"], *done)
-        db.session.commit()
     except Exception as exc:
         db.session.rollback()
         log.exception("event %s (%s) failed", event.get("id"), event.get("type"))
