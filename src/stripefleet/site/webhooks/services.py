@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-import stripe
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
+from stripe import SignatureVerificationError, WebhookSignature
 
 from stripefleet.site.checkout.reservations import rowcount
 from stripefleet.site.db import utcnow
@@ -97,9 +97,10 @@ def verifies(payload: str, signature: str, secret: str) -> bool:
     ``secret`` within ``TOLERANCE`` seconds: the SDK's
     ``stripe.WebhookSignature.verify_header``, the check inside ``construct_event``."""
     try:
-        stripe.WebhookSignature.verify_header(payload, signature, secret,
-                                              tolerance=TOLERANCE)
-    except stripe.SignatureVerificationError:
+        # Imported by name: ``stripe.X`` goes through the SDK's lazy module __getattr__
+        # (an import_module call) on every access.
+        WebhookSignature.verify_header(payload, signature, secret, tolerance=TOLERANCE)
+    except SignatureVerificationError:
         return False
     return True
 
