@@ -13,8 +13,16 @@ same run on the same server with the same client.
    ``/api/webhook/stripe/``.
 3. ``bare``: the same bodies posted to ``/bench/bare``.
 
-Requests are sent by aiohttp with ``--concurrency`` in flight. Results: a table on stdout
-and JSON in ``bench/results/webhooks-<time>.json``; exit 1 when webhooks/bare < 0.40.
+Requests are sent by aiohttp with ``--concurrency`` in flight. Both endpoints are warmed
+up with ``--concurrency`` requests first; then steps 2 and 3 alternate in ``--rounds``
+slices of the events, so that a drift in the machine's speed weighs on both alike.
+The CPU each process group spent per request (``bench/cpu.py``: the site's workers,
+PostgreSQL, the load generator) is reported for both: on two cores the run is CPU-bound
+and those figures explain the ratio. ``--profile DIR`` records the workers with py-spy
+(``--gil``, collapsed stacks) during the webhook requests, in one round.
+
+Results: a table on stdout and JSON in ``bench/results/webhooks-<time>.json``; exit 1
+when webhooks/bare < 0.40.
 
 Run: ``make bench BENCH_ARGS="--only webhooks"`` or ``python -m bench.bench_webhooks -n 400``.
 """
@@ -111,7 +119,9 @@ def _start_profilers(folder: Path, master: int) -> list[subprocess.Popen[bytes]]
     folder.mkdir(parents=True, exist_ok=True)
     workers = [int(pid) for pid in os.listdir("/proc") if pid.isdigit()
                and _parent(pid) == master]
-    spies = [subprocess.Popen(["py-spy", "record", "--nonblocking", "--gil", "--rate", "500",
+    local = Path(sys.executable).with_name("py-spy")  # installed in the same venv
+    spy = str(local) if local.exists() else "py-spy"
+    spies = [subprocess.Popen([spy, "record", "--nonblocking", "--gil", "--rate", "500",
                                "--format", "raw", "-o", str(folder / f"worker-{pid}.txt"),
                                "--pid", str(pid)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL) for pid in workers]
