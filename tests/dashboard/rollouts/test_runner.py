@@ -10,17 +10,21 @@ from sqlalchemy import select, update
 from stripefleet.dashboard.extensions import db, utcnow
 from stripefleet.dashboard.rollouts import runner
 from stripefleet.dashboard.rollouts.models import RolloutTarget
+from stripefleet.dashboard.sites.models import Site
+from stripefleet.dashboard.sites.services import api_key_for
 from stripefleet.testing.fleet import FaultFleet
 from tests.dashboard.conftest import PK, add_user, import_sites
 
 
-def _queued_rollout(make_app: Any, fleet: FaultFleet, value: str) -> tuple[Any, int]:
+def _queued_rollout(make_app: Any, fleet: FaultFleet, value: str,
+                    setting: str = PK) -> tuple[Any, int]:
     app = make_app(TEMPLATE_MASTER_API_KEY=fleet.api_key, HUEY_IMMEDIATE=False, CHUNK_SIZE=2)
     owner = add_user(app, "owner")
     client = app.test_client()
     import_sites(client, owner, fleet.urls)
-    resp = client.post("/api/rollouts", json={"setting": PK, "value": value},
+    resp = client.post("/api/rollouts", json={"setting": setting, "value": value},
                        headers=owner.headers)
+    assert resp.status_code in (200, 201, 202), resp.json
     return app, resp.json["rollout"]["id"]
 
 
@@ -44,6 +48,32 @@ def test_resumed_target_already_holding_the_value_is_not_pushed_again(make_app: 
         assert rows[resumed_url].state == "changed"
         assert "Resumed" in (rows[resumed_url].message or "")
         assert rows[other_url].state == "changed"
+
+
+def test_resumed_rotation_of_the_fleet_key_reads_the_site_with_the_new_key(
+        make_app: Any) -> None:
+    """A dead worker's PUT of a new ``template_master_api_key`` had landed: the site now
+    refuses the old key. The resumed target is read with the new key, recorded
+    ``changed`` without a second PUT, and the dashboard reaches the site with it."""
+    new_key = "rotated-fleet-key-resume-0123456789"
+    with FaultFleet(sites=2) as fleet:
+        app, rollout_id = _queued_rollout(make_app, fleet, new_key,
+                                          setting="template_master_api_key")
+        with app.app_context():
+            first = db.session.scalars(select(RolloutTarget).order_by(RolloutTarget.id)).first()
+            db.session.execute(update(RolloutTarget).where(RolloutTarget.id == first.id).values(
+                claim_token="dead-worker", claims=1, lease_until=utcnow() - timedelta(seconds=1)))
+            db.session.commit()
+            fleet.set_value(first.url, "template_master_api_key", new_key)
+            fleet.clear_log()
+            assert runner.run_chunk(rollout_id, 0) == 2
+            rows = {t.url: t for t in db.session.scalars(select(RolloutTarget))}
+            resumed_url = first.url
+            site_keys = {s.url: api_key_for(s) for s in db.session.scalars(select(Site))}
+        assert fleet.puts(resumed_url) == 0
+        assert (rows[resumed_url].state, rows[resumed_url].error) == ("changed", None)
+        assert "Resumed" in (rows[resumed_url].message or "")
+        assert set(site_keys.values()) == {new_key}
 
 
 def test_live_lease_is_not_taken(make_app: Any) -> None:

@@ -9,7 +9,9 @@ without pushing twice to a finished target):
 - each target's result is written (and committed) as it finishes, only while this
   worker still holds it; a finished target is never claimed again.
 - a target claimed a second time (its first worker died with it in flight) is read
-  first: when it already holds the value, it is recorded without a second PUT.
+  first: when it already holds the value, it is recorded without a second PUT. A
+  rotation of ``template_master_api_key`` whose PUT had landed makes the site refuse
+  the old key: such a target is read again with the new one.
 - :func:`resume` (run at worker start-up and every minute) re-queues the chunks whose
   pending targets nobody holds, and :func:`finish` closes a rollout once no target is
   pending (one conditional UPDATE: exactly one worker writes the recap).
@@ -26,7 +28,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
-from stripefleet.common.keys import PUBLISHABLE_KEY, fingerprint, mask
+from stripefleet.common.keys import MASTER_API_KEY, PUBLISHABLE_KEY, fingerprint, mask
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.extensions import db, get_box, utcnow
 from stripefleet.dashboard.rollouts import engine_adapter as engine
@@ -91,6 +93,7 @@ class _ChunkRun:
                 self.values[row.url] = box.decrypt(row.value_enc)
         self.backed_up: set[str] = set()
         self.resumed = {row.url for row in rows if row.claims > 1}
+        self.refused: set[str] = set()  # read answered 401 invalid_api_key
         self.need_backup = {row.url for row in rows if not row.backup_taken}
         self.options = engine.make_options(
             rollout.options or {}, dry_run=self.kind == "dry_run",
@@ -143,7 +146,11 @@ class _ChunkRun:
     def on_snapshot(self, snap: engine.SiteSnapshot) -> None:
         """Backup (before any PUT) and the resumed targets' read."""
         url = snap.url
-        if url not in self.rows or not snap.ok:
+        if url not in self.rows:
+            return
+        if not snap.ok:
+            if snap.http_status == 401:
+                self.refused.add(url)
             return
         entry = snap.settings.get(self.setting) or {}
         current = entry.get("fingerprint") if entry.get("configured") else None
@@ -201,6 +208,18 @@ class _ChunkRun:
         finally:
             beat.cancel()
 
+    async def _read_rotated(self, reads: list[engine.Target]) -> None:
+        """Resumed rotations of ``template_master_api_key`` that the site refused: the
+        dead worker's PUT may have landed, and the site then accepts only the new key.
+        Read those with it; where it holds the new key, ``on_snapshot`` records the
+        target done (and ``note_observed`` makes the new key the site's own)."""
+        if self.setting != MASTER_API_KEY:
+            return
+        again = [engine.Target(url=t.url, api_key=self.value_for(t.url), name=t.name)
+                 for t in reads if t.url in self.refused and t.url in self.resumed]
+        if again:
+            await engine.read(again, options=self.options, on_snapshot=self.on_snapshot)
+
     async def _work(self) -> None:
         """The backup read, the resumed targets' read, then the push."""
         if self.kind != "dry_run":
@@ -209,6 +228,7 @@ class _ChunkRun:
                      or (url in self.need_backup and self.kind in ("push", "retry"))]
             if reads:
                 await engine.read(reads, options=self.options, on_snapshot=self.on_snapshot)
+                await self._read_rotated(reads)
         remaining = list(self.targets.values())
         if not remaining:
             return
