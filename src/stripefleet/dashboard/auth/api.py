@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.auth import services
 from stripefleet.dashboard.auth.models import User
-from stripefleet.dashboard.auth.security import require_role
+from stripefleet.dashboard.auth.security import check_role, require_role
+from stripefleet.dashboard.errors import DashboardError
 from stripefleet.dashboard.extensions import db
 from stripefleet.dashboard.http import acting_user, json_body, ok
 
@@ -69,3 +70,42 @@ def create_token() -> Any:
     audit.record("token.create", subject=user.email, details={"prefix": row.prefix})
     db.session.commit()
     return ok(201, token=token, prefix=row.prefix)
+
+
+@bp.get("/tokens")
+@require_role("viewer")
+def list_tokens() -> Any:
+    """The caller's API tokens -> ``{"tokens": [{id, prefix, user_id, email, created_at,
+    last_used_at, revoked_at}]}``, newest first, times ISO 8601 UTC; never a token or its
+    hash. Owners may ask ``?user_id=N`` (that user's) or ``?all=1`` (everyone's).
+
+    :raise 400: ``invalid_query`` when ``user_id`` is not a whole number.
+    :raise 403: ``forbidden`` (audited) for someone else's tokens below the owner role.
+    :raise 404: ``user_not_found``.
+    """
+    actor = acting_user()
+    every = request.args.get("all", "").lower() in ("1", "true")
+    try:
+        user_id = int(request.args.get("user_id") or actor.id)
+    except ValueError:
+        raise DashboardError("invalid_query", "user_id is a whole number.") from None
+    if every or user_id != actor.id:
+        check_role("owner")
+    rows = services.list_tokens(user_id=None if every else user_id)
+    return ok(tokens=[row.as_dict() for row in rows])
+
+
+@bp.delete("/tokens/<int:token_id>")
+@require_role("viewer")
+def revoke_token(token_id: int) -> Any:
+    """Revoke an API token (the caller's own; an owner's, anyone's) -> ``{"token": {...}}``
+    as ``GET /api/tokens`` shows it. Again on a revoked token: 200, the same row.
+
+    :raise 404: ``token_not_found`` (also for another user's token below the owner role).
+    """
+    row, revoked = services.revoke_token(acting_user(), token_id)
+    if revoked:
+        audit.record("token.revoke", subject=row.user.email,
+                     details={"prefix": row.prefix, "token_id": row.id})
+        db.session.commit()
+    return ok(token=row.as_dict())

@@ -8,7 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from stripefleet.dashboard.extensions import db, utcnow
+from stripefleet.dashboard.extensions import db, isoformat, utcnow
 
 #: Roles, weakest first (issue 5, "Who may do what").
 ROLES = ("viewer", "operator", "owner")
@@ -64,3 +64,11 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready, never the token nor its hash: ``{id, prefix, user_id, email,
+        created_at, last_used_at, revoked_at}``, times ISO 8601 UTC (``...Z``) or null."""
+        return {"id": self.id, "prefix": self.prefix, "user_id": self.user_id,
+                "email": self.user.email, "created_at": isoformat(self.created_at),
+                "last_used_at": isoformat(self.last_used_at),
+                "revoked_at": isoformat(self.revoked_at)}

@@ -18,9 +18,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from stripefleet.dashboard.auth.models import ROLES, ApiToken, User
-from stripefleet.dashboard.errors import Conflict, DashboardError
+from stripefleet.dashboard.errors import Conflict, DashboardError, NotFound
 from stripefleet.dashboard.extensions import db, utcnow
 
 TOKEN_PREFIX = "sfd_"
@@ -129,6 +130,50 @@ def user_for_token(token: str) -> User | None:
         return None
     user: User = row.user
     return user
+
+
+def list_tokens(*, user_id: int | None) -> list[ApiToken]:
+    """API tokens, newest first, revoked ones included, each with its user loaded.
+
+    Args:
+        user_id: whose tokens; None for every user's. Who may ask for whose is the
+            caller's check (a user their own, an owner anyone's).
+
+    Raises:
+        NotFound: ``user_not_found`` when ``user_id`` names no user.
+    """
+    query = select(ApiToken).options(joinedload(ApiToken.user)).order_by(ApiToken.id.desc())
+    if user_id is not None:
+        if db.session.get(User, user_id) is None:
+            raise NotFound("user_not_found", f"There is no user #{user_id}.")
+        query = query.where(ApiToken.user_id == user_id)
+    return list(db.session.scalars(query))
+
+
+def revoke_token(actor: User, token_id: int) -> tuple[ApiToken, bool]:
+    """Revoke API token ``token_id``: set its ``revoked_at`` to now, UTC (flushes).
+
+    ``actor`` revokes their own tokens; an owner anyone's. From its next request on the
+    token is refused (401 ``invalid_token``, see :func:`user_for_token`). Revoking a
+    revoked token changes nothing.
+
+    Returns:
+        The row, and True when this call revoked it (False: it already was, and its
+        ``revoked_at`` is kept).
+
+    Raises:
+        NotFound: ``token_not_found`` for an unknown id, and for another user's token
+            when ``actor`` is not an owner (the same answer: it does not reveal that the
+            token exists).
+    """
+    row = db.session.get(ApiToken, token_id)
+    if row is None or (row.user_id != actor.id and not actor.has_role("owner")):
+        raise NotFound("token_not_found", f"There is no token #{token_id}.")
+    if row.revoked_at is not None:
+        return row, False
+    row.revoked_at = utcnow()
+    db.session.flush()
+    return row, True
 
 
 def update_user(actor: User, user: User, changes: dict[str, object]) -> User:

@@ -1,4 +1,4 @@
-"""Log in, log out, and the owners' users page."""
+"""Log in, log out, the owners' users page and the API tokens page."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.auth import services
 from stripefleet.dashboard.auth.models import ROLES, User
 from stripefleet.dashboard.auth.security import require_role
-from stripefleet.dashboard.errors import DashboardError
+from stripefleet.dashboard.errors import DashboardError, NotFound
 from stripefleet.dashboard.extensions import db
+from stripefleet.dashboard.http import acting_user
 
 bp = Blueprint("auth", __name__)
 
@@ -103,3 +104,32 @@ def change_user(user_id: int) -> Any:
     db.session.commit()
     flash(f"{user.email} is now {user.role}{'' if user.active else ' (disabled)'}.", "ok")
     return redirect(url_for("auth.users"))
+
+
+@bp.get("/tokens")
+@require_role("viewer")
+def tokens() -> Any:
+    """The caller's API tokens (an owner sees everyone's), a Revoke button on each active one."""
+    actor = acting_user()
+    rows = services.list_tokens(user_id=None if actor.has_role("owner") else actor.id)
+    return render_template("tokens.html", tokens=rows)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@require_role("viewer")
+def revoke_token(token_id: int) -> Any:
+    """Revoke a token from the tokens page (the caller's own; an owner's, anyone's)."""
+    try:
+        row, revoked = services.revoke_token(acting_user(), token_id)
+    except NotFound as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("auth.tokens"))
+    if revoked:
+        audit.record("token.revoke", subject=row.user.email,
+                     details={"prefix": row.prefix, "token_id": row.id})
+        db.session.commit()
+        flash(f"Token {row.prefix}… of {row.user.email} revoked: it is refused from now on.",
+              "ok")
+    else:
+        flash(f"Token {row.prefix}… was already revoked.", "ok")
+    return redirect(url_for("auth.tokens"))
