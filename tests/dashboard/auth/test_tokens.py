@@ -261,3 +261,37 @@ def test_revoke_form_on_anothers_token_is_not_found(app: Flask,
     assert f"There is no token #{target}." in resp.get_data(as_text=True)
     assert client.get("/api/me", headers=owner.headers).status_code == 200
     assert revoke_events(app) == []
+
+
+def test_a_call_records_when_the_token_was_last_used(app: Flask,
+                                                     users: dict[str, Account]) -> None:
+    """``last_used_at`` is null until the token's first call (a GET, which commits
+    nothing else), then set; a call within the next minute does not write it again."""
+    from datetime import timedelta
+
+    from stripefleet.dashboard.auth import services
+
+    client = app.test_client()
+    viewer = users["viewer"]
+    fresh = new_token(client, viewer)
+    with app.app_context():
+        row = db.session.scalar(db.select(ApiToken).where(ApiToken.prefix == fresh.token[:10]))
+        assert row is not None and row.last_used_at is None
+        row_id = row.id
+    assert client.get("/api/me", headers=fresh.headers).status_code == 200
+    with app.app_context():
+        first = db.session.get(ApiToken, row_id).last_used_at
+        assert first is not None
+        db.session.execute(db.update(ApiToken).where(ApiToken.id == row_id)
+                           .values(last_used_at=first - timedelta(seconds=30)))
+        db.session.commit()
+    assert client.get("/api/me", headers=fresh.headers).status_code == 200
+    with app.app_context():
+        kept = db.session.get(ApiToken, row_id).last_used_at
+        assert kept == first - timedelta(seconds=30)  # within LAST_USED_EVERY: kept
+        db.session.execute(db.update(ApiToken).where(ApiToken.id == row_id)
+                           .values(last_used_at=first - services.LAST_USED_EVERY))
+        db.session.commit()
+    assert client.get("/api/me", headers=fresh.headers).status_code == 200
+    with app.app_context():
+        assert db.session.get(ApiToken, row_id).last_used_at >= first

@@ -17,7 +17,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from stripefleet.dashboard.auth.models import ROLES, ApiToken, User
@@ -128,8 +128,30 @@ def user_for_token(token: str) -> User | None:
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(token)))
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
+    _note_use(row)
     user: User = row.user
     return user
+
+
+#: How stale a token's ``last_used_at`` may be before a use records it again.
+LAST_USED_EVERY = timedelta(minutes=1)
+
+
+def _note_use(row: ApiToken) -> None:
+    """Record when a token was last used (naive UTC), at most every ``LAST_USED_EVERY``.
+
+    Bookkeeping rather than the request's business, so it is written in a short
+    transaction of its own: a GET, which commits nothing, records it too, and a request
+    that fails keeps it. The Tokens page shows it, so that an owner can tell an idle
+    token from one a script still uses before revoking it.
+    """
+    now = utcnow()
+    if row.last_used_at is not None and now - row.last_used_at < LAST_USED_EVERY:
+        return
+    with db.engine.begin() as conn:
+        conn.execute(update(ApiToken).where(ApiToken.id == row.id)
+                     .values(last_used_at=now))
+    row.last_used_at = now  # what this session sees, without a reload
 
 
 def list_tokens(*, user_id: int | None) -> list[ApiToken]:
