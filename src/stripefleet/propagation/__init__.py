@@ -17,6 +17,7 @@ from stripefleet.propagation.engine import (
 from stripefleet.propagation.types import (
     PushOptions,
     Recap,
+    SharedSlots,
     SiteSnapshot,
     Target,
     TargetResult,
@@ -27,6 +28,7 @@ __all__ = [
     "PushOptions",
     "Recap",
     "ResultCallback",
+    "SharedSlots",
     "SiteSnapshot",
     "SnapshotCallback",
     "Target",

@@ -9,11 +9,12 @@ that is not an object), or the site's own code (``invalid_api_key``, ...), else
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import json
 import logging
 import urllib.request
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,13 +149,15 @@ def _classify(status: int, retry_after: str | None, raw: bytes | None) -> Reply:
 
 
 async def call(session: aiohttp.ClientSession, limiter: RateLimiter,
-               slots: asyncio.Semaphore, options: PushOptions, rate_key: str, method: str,
+               slot: Callable[[], AbstractAsyncContextManager[object]],
+               options: PushOptions, rate_key: str, method: str,
                url: str, *, api_key: str, body: dict[str, Any] | None = None,
                close: bool = False) -> Reply:
     """:func:`send` with the run's limits and retries.
 
     Each attempt waits for the site's rate (``limiter``, keyed by ``rate_key``), then
-    for a free request slot (``slots``: the global concurrency bound). A transient
+    for a free request slot (``slot()``: the run's concurrency bound, and the slots it
+    shares with other runs, if any). A transient
     failure is retried up to ``options.retries`` times after :func:`retry.retry_delay`.
 
     Returns:
@@ -164,7 +167,7 @@ async def call(session: aiohttp.ClientSession, limiter: RateLimiter,
     while True:
         attempt += 1
         await limiter.acquire(rate_key)
-        async with slots:
+        async with slot():
             reply = await send(session, method, url, api_key=api_key, body=body, close=close)
         reply.attempts = attempt
         if not reply.transient or attempt > options.retries:

@@ -10,11 +10,13 @@ finishes. One aiohttp session serves the whole run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -34,6 +36,7 @@ from stripefleet.propagation.ratelimit import RateLimiter
 from stripefleet.propagation.types import (
     PushOptions,
     Recap,
+    SharedSlots,
     SiteSnapshot,
     Target,
     TargetResult,
@@ -58,13 +61,25 @@ class _Run:
         self.options = options
         self.session = session
         self.limiter = RateLimiter(options.rate)
-        self.slots = asyncio.Semaphore(options.concurrency)
+        own = asyncio.Semaphore(options.concurrency)
+        shared = options.shared_slots
+        #: A fresh context manager per request: one of this run's slots, and one of the
+        #: shared ones when the options carry them.
+        self.slot: Callable[[], AbstractAsyncContextManager[object]] = (
+            (lambda: own) if shared is None else (lambda: _both(own, shared)))
 
     async def call(self, target: Target, method: str, path: str, *, api_key: str,
                    body: dict[str, Any] | None = None, close: bool = False) -> client.Reply:
-        return await client.call(self.session, self.limiter, self.slots, self.options,
+        return await client.call(self.session, self.limiter, self.slot, self.options,
                                  target.url, method, target.url + path, api_key=api_key,
                                  body=body, close=close)
+
+
+@contextlib.asynccontextmanager
+async def _both(own: asyncio.Semaphore, shared: SharedSlots) -> AsyncIterator[None]:
+    """One of this run's slots, then one of the shared ones (released in reverse)."""
+    async with own, shared.slot():
+        yield
 
 
 def _check_options(options: PushOptions) -> None:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 class TargetState(str, enum.Enum):  # noqa: UP042 (str() stays the member name)
@@ -58,6 +59,15 @@ class Target:
         return self.name or self.url
 
 
+class SharedSlots(Protocol):
+    """Request slots shared by several runs: ``async with shared.slot(): ...`` holds one
+    for the time of one HTTP request (see ``dashboard.rollouts.slots``)."""
+
+    def slot(self) -> AbstractAsyncContextManager[object]:
+        """An async context manager that waits for a free slot and holds it."""
+        ...
+
+
 @dataclass(frozen=True)
 class PushOptions:
     """How a rollout runs. Times in seconds, rates in requests per second.
@@ -75,6 +85,10 @@ class PushOptions:
         retry_after_cap: cap on an honoured ``Retry-After``, seconds.
         allow_insecure_http: allow secret settings over plain ``http://`` to a
             non-loopback host.
+        shared_slots: a bound on requests in flight shared with other runs, perhaps in
+            other processes (the dashboard's chunks of one rollout); each request holds
+            one of this run's ``concurrency`` slots and one of these. None: this run's
+            own bound only.
     """
 
     dry_run: bool = False
@@ -87,6 +101,7 @@ class PushOptions:
     backoff_max: float = 30.0
     retry_after_cap: float = 60.0
     allow_insecure_http: bool = False
+    shared_slots: SharedSlots | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

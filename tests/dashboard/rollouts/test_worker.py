@@ -112,7 +112,8 @@ def test_sigkill_mid_rollout_then_new_worker_finishes_pushing_each_site_once(
 def test_two_workers_share_one_rollout_over_redis_on_postgres(
         make_app: Any, start_worker: Any, redis_url: str, postgres_url: str) -> None:
     """With REDIS_URL the chunks of one rollout are shared by two worker processes (each
-    runs some of them) and each site is pushed once; the dashboard runs on PostgreSQL."""
+    runs some of them) and each site is pushed once; the dashboard runs on PostgreSQL.
+    The rollout's concurrency (2) bounds the requests in flight over both workers."""
     with FaultFleet(sites=12, latency_ms=150) as fleet:
         app = make_app(TEMPLATE_MASTER_API_KEY=fleet.api_key, HUEY_IMMEDIATE=False,
                        REDIS_URL=redis_url, SQLALCHEMY_DATABASE_URI=postgres_url, CHUNK_SIZE=2)
@@ -124,6 +125,7 @@ def test_two_workers_share_one_rollout_over_redis_on_postgres(
         rollout_id = start_rollout(app, owner, "pk_test_Redis1", concurrency=2)
         final = poll(app, owner, rollout_id, until=finished)[-1]
         puts = [fleet.puts(u) for u in fleet.urls]
+        peak = fleet.max_in_flight
         chunks = [set(re.findall(rf"rollout {rollout_id} chunk (\d+): \d+ targets claimed",
                                  proc.log_tail(500))) for proc in workers]
         from stripefleet.dashboard.extensions import db
@@ -132,6 +134,7 @@ def test_two_workers_share_one_rollout_over_redis_on_postgres(
             db.engine.dispose()
     assert puts == [1] * 12
     assert final["rollout"]["state"] == "succeeded"
+    assert peak == 2, f"{peak} requests in flight at once, for a concurrency of 2"
     assert chunks[0] and chunks[1], f"a worker ran nothing: {chunks}"
     assert chunks[0] | chunks[1] == {str(n) for n in range(6)}
 

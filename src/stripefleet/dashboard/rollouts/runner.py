@@ -20,6 +20,7 @@ without pushing twice to a finished target):
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import uuid
 from datetime import timedelta
@@ -32,6 +33,7 @@ from stripefleet.common.keys import MASTER_API_KEY, PUBLISHABLE_KEY, fingerprint
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.extensions import db, get_box, utcnow
 from stripefleet.dashboard.rollouts import engine_adapter as engine
+from stripefleet.dashboard.rollouts import slots
 from stripefleet.dashboard.rollouts.models import (
     FAILED_TARGET_STATES,
     FINISHED_STATES,
@@ -95,9 +97,14 @@ class _ChunkRun:
         self.resumed = {row.url for row in rows if row.claims > 1}
         self.refused: set[str] = set()  # read answered 401 invalid_api_key
         self.need_backup = {row.url for row in rows if not row.backup_taken}
-        self.options = engine.make_options(
+        options = engine.make_options(
             rollout.options or {}, dry_run=self.kind == "dry_run",
             backoff_base=current_app.config["ENGINE_BACKOFF"])
+        # One bound over every chunk of the rollout, whichever worker runs it.
+        self.shared = slots.for_rollout(rollout.id, options.concurrency,
+                                        lease=options.timeout + 5.0,
+                                        redis_url=current_app.config.get("REDIS_URL"))
+        self.options = dataclasses.replace(options, shared_slots=self.shared)
 
     def value_for(self, url: str) -> str:
         return self.values.get(url) or self.value or ""
@@ -207,6 +214,7 @@ class _ChunkRun:
                 raise
         finally:
             beat.cancel()
+            await self.shared.close()
 
     async def _read_rotated(self, reads: list[engine.Target]) -> None:
         """Resumed rotations of ``template_master_api_key`` that the site refused: the
