@@ -197,6 +197,46 @@ async def test_master_key_verified_with_new_key(make_fleet: MakeFleet) -> None:
     assert result.state is TargetState.CHANGED and result.verified
 
 
+async def test_a_lost_answer_to_a_landed_put_still_reports_changed(
+        make_fleet: MakeFleet) -> None:
+    """The first PUT lands but its answer is lost (a reset): the retry carries the same
+    Idempotency-Key, the site answers it as the first one, and the target is
+    ``changed`` with the fingerprint the site had before, not ``ok``."""
+    fleet = make_fleet(["lost:1"])
+    fleet.set_value(fleet.urls[0], "stripe_publishable_key", "pk_test_before1")
+    results: list[TargetResult] = []
+    await propagate(targets(fleet), "stripe_publishable_key", PK, options=FAST,
+                    on_result=results.append)
+    assert results[0].state is TargetState.CHANGED
+    assert results[0].fingerprint_before == fingerprint("pk_test_before1")
+    puts = fleet.requests(fleet.urls[0], "PUT")
+    assert len(puts) == 2 and puts[0].idempotency_key == puts[1].idempotency_key
+    assert puts[0].idempotency_key is not None
+
+
+async def test_a_lost_answer_when_the_value_was_already_set_stays_ok(
+        make_fleet: MakeFleet) -> None:
+    """The same loss on a site that already held the value: nothing changed, ``ok``."""
+    fleet = make_fleet(["lost:1"])
+    fleet.set_value(fleet.urls[0], "stripe_publishable_key", PK)
+    results: list[TargetResult] = []
+    await propagate(targets(fleet), "stripe_publishable_key", PK, options=FAST,
+                    on_result=results.append)
+    assert results[0].state is TargetState.OK
+    assert fleet.puts(fleet.urls[0]) == 2
+
+
+async def test_a_lost_answer_to_a_landed_rotation_of_the_fleet_key(
+        make_fleet: MakeFleet) -> None:
+    """A rotation of template_master_api_key whose answer was lost: the site already
+    refuses the old key, so the retry's 401 is tried with the new key; ``changed``."""
+    new_key = "new-fleet-key-lost-0123456789abc"
+    result, puts = await push_one(make_fleet, "lost:1", setting="template_master_api_key",
+                                  value=new_key)
+    assert (result.state, result.error, result.verified) == (TargetState.CHANGED, None, True)
+    assert puts == 3  # lost, refused with the old key, answered with the new one
+
+
 async def test_targets_consumed_lazily(make_fleet: MakeFleet) -> None:
     """Targets are pulled only as workers free up (memory flat in the number of sites)."""
     fleet = make_fleet(["ok"] * 3)

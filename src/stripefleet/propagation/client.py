@@ -74,12 +74,16 @@ def make_session(options: PushOptions) -> aiohttp.ClientSession:
 
 
 async def send(session: aiohttp.ClientSession, method: str, url: str, *, api_key: str,
-               body: dict[str, Any] | None = None, close: bool = False) -> Reply:
+               body: dict[str, Any] | None = None, close: bool = False,
+               idempotency_key: str | None = None) -> Reply:
     """One request, classified. ``close`` asks the site to close the connection after
-    it (the target's last request: idle connections do not pile up on a big fleet)."""
+    it (the target's last request: idle connections do not pile up on a big fleet).
+    ``idempotency_key`` goes in an ``Idempotency-Key`` header."""
     headers = {"X-API-Key": api_key, "Accept": "application/json"}
     if close:
         headers["Connection"] = "close"
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
     try:
         async with session.request(method, url, json=body, headers=headers,
                                    allow_redirects=False) as resp:
@@ -152,8 +156,9 @@ async def call(session: aiohttp.ClientSession, limiter: RateLimiter,
                slot: Callable[[], AbstractAsyncContextManager[object]],
                options: PushOptions, rate_key: str, method: str,
                url: str, *, api_key: str, body: dict[str, Any] | None = None,
-               close: bool = False) -> Reply:
-    """:func:`send` with the run's limits and retries.
+               close: bool = False, idempotency_key: str | None = None) -> Reply:
+    """:func:`send` with the run's limits and retries (every attempt carries the same
+    ``idempotency_key``, when given).
 
     Each attempt waits for the site's rate (``limiter``, keyed by ``rate_key``), then
     for a free request slot (``slot()``: the run's concurrency bound, and the slots it
@@ -168,7 +173,8 @@ async def call(session: aiohttp.ClientSession, limiter: RateLimiter,
         attempt += 1
         await limiter.acquire(rate_key)
         async with slot():
-            reply = await send(session, method, url, api_key=api_key, body=body, close=close)
+            reply = await send(session, method, url, api_key=api_key, body=body, close=close,
+                               idempotency_key=idempotency_key)
         reply.attempts = attempt
         if not reply.transient or attempt > options.retries:
             return reply

@@ -15,6 +15,7 @@ import inspect
 import ipaddress
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
@@ -69,10 +70,11 @@ class _Run:
             (lambda: own) if shared is None else (lambda: _both(own, shared)))
 
     async def call(self, target: Target, method: str, path: str, *, api_key: str,
-                   body: dict[str, Any] | None = None, close: bool = False) -> client.Reply:
+                   body: dict[str, Any] | None = None, close: bool = False,
+                   idempotency_key: str | None = None) -> client.Reply:
         return await client.call(self.session, self.limiter, self.slot, self.options,
                                  target.url, method, target.url + path, api_key=api_key,
-                                 body=body, close=close)
+                                 body=body, close=close, idempotency_key=idempotency_key)
 
 
 @contextlib.asynccontextmanager
@@ -180,6 +182,28 @@ async def _read(run: _Run, target: Target, setting: str, started: float, *, api_
     return entry, None, reply
 
 
+async def _put(run: _Run, target: Target, setting: str, value: str) -> client.Reply:
+    """PUT the value, retried with one ``Idempotency-Key``: when an attempt landed but
+    its answer was lost (a timeout, a reset), the site answers the retry as it answered
+    that attempt (``changed`` true), so the recap says ``changed``, not ``ok``.
+
+    A rotation of ``template_master_api_key`` whose lost attempt landed makes the site
+    refuse the old key: a 401 is tried once more with the new key (a site that refuses
+    both answers 401 again). aiohttp itself re-sends an idempotent request once when
+    the connection drops, so a lost answer may not show in ``attempts``.
+    """
+    key = f"stripefleet-{uuid.uuid4().hex}"
+    path = f"{SETTINGS_PATH}/{setting}"
+    put = await run.call(target, "PUT", path, api_key=target.api_key, body={"value": value},
+                         close=not run.options.verify, idempotency_key=key)
+    if setting == MASTER_API_KEY and put.status == 401 and value != target.api_key:
+        attempts = put.attempts
+        put = await run.call(target, "PUT", path, api_key=value, body={"value": value},
+                             close=not run.options.verify, idempotency_key=key)
+        put.attempts += attempts
+    return put
+
+
 async def _push_one(run: _Run, target: Target, setting: str, value: str) -> TargetResult:
     started = time.monotonic()
     wanted = fingerprint(value)
@@ -197,8 +221,7 @@ async def _push_one(run: _Run, target: Target, setting: str, value: str) -> Targ
         return _result(target, setting, started, reply, state, fingerprint_before=before,
                        masked_before=entry.get("masked"), masked_after=mask(value),
                        fingerprint_after=wanted)
-    put = await run.call(target, "PUT", f"{SETTINGS_PATH}/{setting}", api_key=target.api_key,
-                         body={"value": value}, close=not run.options.verify)
+    put = await _put(run, target, setting, value)
     if not put.ok:
         return _result(target, setting, started, put, _failure(put))
     assert put.body is not None

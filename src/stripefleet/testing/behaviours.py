@@ -26,6 +26,8 @@ KINDS: Final = (
     "liar",          # 200 to a PUT, stores nothing
     "unauthorized",  # 401 invalid_api_key to everything
     "slow",          # ok, after ``latency_ms`` per request
+    "lost",          # ``failures`` x: applies a PUT, then resets the connection (the
+                     # answer is lost), then ok
 )
 
 
@@ -70,6 +72,8 @@ class Behaviour:
         if kind == "rate_limited":
             return cls(kind, failures=int(args[0]) if args else 1,
                        retry_after=args[1] if len(args) > 1 else "1")
+        if kind == "lost":
+            return cls(kind, failures=int(args[0]) if args else 1)
         if kind == "slow":
             return cls(kind, latency_ms=float(args[0]) if args else 200.0)
         if args:

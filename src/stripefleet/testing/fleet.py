@@ -221,7 +221,8 @@ class FaultFleet:
             return error(404, "unknown_site", "No fake site on this port.")
         key = request.headers.get("X-API-Key")
         entry = LoggedRequest(request.method, request.path, time.monotonic(),
-                              api_key_fingerprint=fingerprint(key) if key else None)
+                              api_key_fingerprint=fingerprint(key) if key else None,
+                              idempotency_key=request.headers.get("Idempotency-Key"))
         site.log.append(entry)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -242,13 +243,11 @@ class FaultFleet:
             await asyncio.sleep(3600)  # cancelled when the client gives up
         if kind == "reset":
             await request.read()
-            transport = request.transport
-            sock = transport.get_extra_info("socket") if transport else None
-            if sock is not None:  # SO_LINGER 0: close() sends a RST
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            if transport is not None:
-                transport.abort()
-            await asyncio.sleep(3600)  # the handler is cancelled with the connection
+            await _reset(request)
+        if kind == "lost" and request.method == "PUT" and site.failures_left > 0:
+            site.failures_left -= 1
+            await settings_api(site, request, liar=False)  # applied ...
+            await _reset(request)  # ... but the answer never arrives
         if kind == "html":
             return web.Response(text="<html><body><h1>Welcome to nginx!</h1></body></html>",
                                 content_type="text/html")
@@ -266,6 +265,18 @@ class FaultFleet:
                              headers={"Retry-After": behaviour.retry_after})
             return error(behaviour.status, "server_error", "Try again later.")
         return await settings_api(site, request, liar=kind == "liar")
+
+
+async def _reset(request: web.Request) -> None:
+    """Reset the request's connection (RST); never returns: the handler is cancelled
+    with the connection."""
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport else None
+    if sock is not None:  # SO_LINGER 0: close() sends a RST
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    if transport is not None:
+        transport.abort()
+    await asyncio.sleep(3600)
 
 
 def write_sites_file(path: Path, urls: Iterable[str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,15 +29,20 @@ from stripefleet.common.keys import (
 from stripefleet.testing.behaviours import Behaviour
 
 MAX_BODY = 4096  # bytes (contracts.md: 413 payload_too_large over 4 KiB)
+#: An ``Idempotency-Key`` a site accepts: 1 to 255 printable ASCII characters.
+IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
 
 
 @dataclass
 class Stored:
-    """One stored setting of a fake site."""
+    """One stored setting of a fake site; ``change_key``: the ``Idempotency-Key`` of
+    the PUT that stored it, replayed as that PUT's answer (as a real site does)."""
 
     value: str
     version: int
     updated_at: str
+    previous_fingerprint: str | None = None
+    change_key: str | None = None
 
 
 @dataclass
@@ -49,6 +55,7 @@ class LoggedRequest:
         at: ``time.monotonic()`` when it arrived, seconds.
         status: the status answered (0 when the connection was hung or reset).
         api_key_fingerprint: fingerprint of the ``X-API-Key`` sent, or None.
+        idempotency_key: the ``Idempotency-Key`` sent, or None.
     """
 
     method: str
@@ -56,6 +63,7 @@ class LoggedRequest:
     at: float
     status: int = 0
     api_key_fingerprint: str | None = None
+    idempotency_key: str | None = None
 
 
 @dataclass
@@ -75,10 +83,11 @@ class FakeSite:
         """Re-arm ``flaky`` / ``rate_limited`` for a new run."""
         self.failures_left = self.behaviour.failures
 
-    def set(self, setting: str, value: str) -> Stored:
+    def set(self, setting: str, value: str, change_key: str | None = None) -> Stored:
         """Store ``value`` (version + 1, updated now, UTC)."""
         old = self.settings.get(setting)
-        stored = Stored(value, (old.version if old else 0) + 1, _now())
+        stored = Stored(value, (old.version if old else 0) + 1, _now(),
+                        fingerprint(old.value) if old else None, change_key)
         self.settings[setting] = stored
         return stored
 
@@ -159,14 +168,20 @@ async def _put(site: FakeSite, request: web.Request, setting: str, *,
         value = normalize_value(setting, raw)
     except InvalidValue as exc:
         return error(400, exc.code, str(exc))
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        return error(400, "invalid_idempotency_key",
+                     "Idempotency-Key must be 1 to 255 printable ASCII characters.")
     old = site.settings.get(setting)
     previous = fingerprint(old.value) if old else None
     if old is not None and old.value == value:
-        stored, changed = old, False
+        stored, changed = old, bool(key) and key == old.change_key  # a replay
+        if changed:
+            previous = old.previous_fingerprint
     elif liar:
         stored, changed = Stored(value, (old.version if old else 0) + 1, _now()), True
     else:
-        stored, changed = site.set(setting, value), True
+        stored, changed = site.set(setting, value, key), True
     return web.json_response({
         "success": True, "setting": setting, "changed": changed,
         "fingerprint": fingerprint(value), "previous_fingerprint": previous,
