@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from stripefleet.common.keys import fingerprint
 from tests.site.conftest import API_KEY, RunningSite
 
 PK = "pk_test_51HxAbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 SK = "sk_test_51HxSeCrEtKeYsEcReTkEy0123456789abcdwxyz"
+SK2 = "sk_test_51HxAnOtHeRsEcReTkEy0123456789abcdwxyz"
 WH = "whsec_WeBhOoKsIgNiNgSeCrEt0123456789wxyz"
 VALID = {"stripe_publishable_key": PK, "stripe_secret_key": SK, "stripe_webhook_secret": WH}
 
@@ -293,3 +295,72 @@ def test_a_malformed_api_key_is_refused_and_the_old_one_kept(
     assert resp.status_code == 400
     assert resp.json()["error"] == "invalid_api_key_format"
     assert shared_site.get("/api/export/settings", api_key=API_KEY).status_code == 200
+
+
+def _put_with_key(site: RunningSite, setting: str, value: str,
+                  key: str | bytes | None) -> requests.Response:
+    """``PUT /api/export/settings/<setting>`` with ``Idempotency-Key: key`` (none if None)."""
+    headers: dict[str, str | bytes] = {"X-API-Key": API_KEY}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return requests.put(f"{site.url}/api/export/settings/{setting}", json={"value": value},
+                        headers=headers, timeout=10)
+
+
+def _change_count(site: RunningSite) -> int:
+    engine = sa.create_engine(site.database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.text("SELECT count(*) FROM setting_changes")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("key", ["stripefleet-0f8e4bd1c2a34f6b9d0e1a2b3c4d5e6f",
+                                 ("!~" + "".join(map(chr, range(0x21, 0x7F))) * 3)[:255]],
+                         ids=["uuid", "255-printable"])
+def test_a_retry_with_the_same_idempotency_key_answers_the_first_answer(
+    site: RunningSite, key: str
+) -> None:
+    """A PUT that landed, sent again with its ``Idempotency-Key`` (its answer was lost),
+    answers exactly as the first did (changed true, same version and updated_at) and no
+    second change is recorded."""
+    site.set("stripe_secret_key", SK)
+    first = _put_with_key(site, "stripe_secret_key", SK2, key)
+    assert first.status_code == 200, first.text
+    assert first.json()["changed"] is True
+    again = _put_with_key(site, "stripe_secret_key", SK2, key)
+    assert again.status_code == 200, again.text
+    assert again.json() == first.json()
+    assert again.json()["previous_fingerprint"] == fingerprint(SK)
+    assert _change_count(site) == 2  # the set and the keyed change, not its retry
+
+
+@pytest.mark.parametrize("other", ["stripefleet-another-push", None], ids=["other-key", "no-key"])
+def test_the_same_value_with_another_key_or_none_is_unchanged(
+    site: RunningSite, other: str | None
+) -> None:
+    """Only the key of the change that set the value replays it; another key, or none,
+    gets the usual ``changed`` false."""
+    first = _put_with_key(site, "stripe_secret_key", SK, "stripefleet-first-push").json()
+    body = _put_with_key(site, "stripe_secret_key", SK, other).json()
+    assert body["changed"] is False
+    assert body["previous_fingerprint"] == fingerprint(SK)
+    assert (body["version"], body["updated_at"]) == (first["version"], first["updated_at"])
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256, "push 1", "push-é", "push-é".encode()],
+                         ids=["empty", "256-chars", "space", "latin-1", "utf-8"])
+def test_a_malformed_idempotency_key_is_400_and_changes_nothing(
+    shared_site: RunningSite, key: str | bytes
+) -> None:
+    """An ``Idempotency-Key`` that is not 1 to 255 printable ASCII characters without
+    spaces is 400 ``invalid_idempotency_key``, in the API's error shape; nothing stored."""
+    resp = _put_with_key(shared_site, "stripe_publishable_key", PK, key)
+    assert resp.status_code == 400, resp.text
+    body = resp.json()
+    assert body == {"success": False, "error": "invalid_idempotency_key",
+                    "message": body["message"]}
+    assert "Idempotency-Key" in body["message"]
+    states = shared_site.get("/api/export/settings", api_key=API_KEY).json()["settings"]
+    assert states["stripe_publishable_key"]["configured"] is False

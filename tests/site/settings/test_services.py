@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from stripefleet.common.keys import MASTER_API_KEY, WEBHOOK_SECRET, fingerprint
+from stripefleet.common.keys import MASTER_API_KEY, PUBLISHABLE_KEY, WEBHOOK_SECRET, fingerprint
 from stripefleet.site.app import create_app
 from stripefleet.site.db import upgrade_database
 from stripefleet.site.extensions import db
@@ -100,3 +100,68 @@ def test_a_value_read_after_a_change_in_the_same_transaction_is_the_new_one(app:
     assert held is not None
     assert services.get_value(WEBHOOK_SECRET) == "whsec_Second000"
     assert services.get_state(WEBHOOK_SECRET).version == 2
+
+
+PK_A = "pk_test_IdempotentA000"
+PK_B = "pk_test_IdempotentB000"
+
+
+def _put(value: str, key: str | None) -> services.PutResult:
+    """One PUT of the publishable key with ``key``, committed as a request would be."""
+    result = services.put_value(PUBLISHABLE_KEY, value, actor="test", idempotency_key=key)
+    db.session.commit()
+    return result
+
+
+@pytest.mark.parametrize("before", [None, PK_A], ids=["first-write", "update"])
+def test_a_retry_with_the_change_s_idempotency_key_answers_as_the_change(
+    app: Flask, before: str | None
+) -> None:
+    """The same PUT again with the key of the change that set the value answers that
+    change's result (changed, same previous fingerprint, version and updated_at) and
+    records no second change (Stripe's idempotency keys)."""
+    if before is not None:
+        _put(before, None)
+    first = _put(PK_B, "K-1")
+    assert first.changed is True
+    again = _put(PK_B, "K-1")
+    assert again == first
+    changes = services.list_changes(PUBLISHABLE_KEY)
+    assert [c.version for c in changes] == ([2, 1] if before else [1])
+
+
+@pytest.mark.parametrize(("first_key", "second_key"),
+                         [("K-1", "K-2"), ("K-1", None), ("K-1", ""), (None, None), ("", "")])
+def test_the_same_value_with_another_key_or_none_is_unchanged(
+    app: Flask, first_key: str | None, second_key: str | None
+) -> None:
+    """Only a non-empty key equal to the stored one replays; another key, or none (even
+    after a change made without one), gets the usual unchanged answer."""
+    first = _put(PK_A, first_key)
+    again = _put(PK_A, second_key)
+    assert again.changed is False
+    assert again.previous_fingerprint == again.fingerprint == first.fingerprint
+    assert again.version == first.version == 1
+    assert len(services.list_changes(PUBLISHABLE_KEY)) == 1
+
+
+def test_a_new_value_with_the_same_key_changes_again_and_stores_the_key(app: Flask) -> None:
+    """A key only replays the value it set: a new value with that key is a change (and
+    stores the key again), and a retry of it then replays that second change."""
+    _put(PK_A, "K-1")
+    second = _put(PK_B, "K-1")
+    assert (second.changed, second.version) == (True, 2)
+    assert second.previous_fingerprint == fingerprint(PK_A)
+    row = db.session.get(AdminSetting, PUBLISHABLE_KEY)
+    assert row is not None and row.change_key == "K-1"
+    assert _put(PK_B, "K-1") == second
+
+
+def test_a_change_without_a_key_clears_the_stored_key(app: Flask) -> None:
+    """The row keeps the key of the change that made the current value: NULL when that
+    change sent none, so an older request's key no longer replays."""
+    _put(PK_A, "K-1")
+    _put(PK_B, None)
+    row = db.session.get(AdminSetting, PUBLISHABLE_KEY)
+    assert row is not None and row.change_key is None
+    assert _put(PK_B, "K-1").changed is False

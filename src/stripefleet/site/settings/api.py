@@ -8,6 +8,7 @@ No answer ever holds a secret: only fingerprints and masks.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
@@ -34,6 +35,9 @@ PUSHABLE = (*STRIPE_SETTINGS, MASTER_API_KEY)
 
 #: Largest PUT body accepted, in bytes (issue 2: 413 above 4 KiB).
 MAX_BODY_BYTES = 4096
+
+#: An ``Idempotency-Key`` header: 1 to 255 printable ASCII characters, no space.
+IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
 
 
 def init_app(app: Flask) -> None:
@@ -75,27 +79,48 @@ def _value_from_body() -> Any:
     return value
 
 
+def _idempotency_key() -> str | None:
+    """The optional ``Idempotency-Key`` header (as Stripe's), None when absent.
+
+    :raise 400: ``invalid_idempotency_key`` (present but not 1 to 255 printable ASCII
+        characters without spaces).
+    """
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ApiError(400, "invalid_idempotency_key",
+                       "The Idempotency-Key header must be 1 to 255 printable ASCII "
+                       "characters without spaces (a UUID will do); send the same key on "
+                       "every attempt of one change, or leave the header out.")
+    return key
+
+
 @bp.put("/api/export/settings/<name>")
 @require_api_key
 def put_setting(name: str) -> Response:
     """Set one setting: 200 ``{"success", "setting", "changed", "fingerprint",
     "previous_fingerprint", "version", "updated_at"}``.
 
+    An optional ``Idempotency-Key`` header makes a retry of a change that landed answer
+    as the change did (``services.put_value``).
+
     :raise 400: ``invalid_publishable_key_format`` / ``invalid_secret_format`` /
         ``invalid_webhook_secret_format`` (seed 002_ patterns), ``invalid_api_key_format``
         (``template_master_api_key``: from then on, only the new key is accepted),
-        ``invalid_json``,
-        ``missing_value``. :raise 401, 429: see ``require_api_key``.
+        ``invalid_json``, ``missing_value``, ``invalid_idempotency_key`` (the header
+        is not 1 to 255 printable ASCII characters without spaces). :raise 401, 429:
+        see ``require_api_key``.
     :raise 404: ``unknown_setting``. :raise 413, 415: body too large, not JSON.
     """
     setting = _setting_name(name)
+    idempotency_key = _idempotency_key()
     value = _value_from_body()
     if not isinstance(value, str):
         spec = SETTINGS[setting]
         raise ApiError(400, spec.error_code, f"The {spec.label} must be a JSON string.")
     try:
         result = services.put_value(setting, value, actor=f"api:{g.api_key_fingerprint}",
-                                    client=request.remote_addr)
+                                    client=request.remote_addr,
+                                    idempotency_key=idempotency_key)
     except InvalidValue as exc:
         raise ApiError(400, exc.code, str(exc)) from None
     db.session.commit()

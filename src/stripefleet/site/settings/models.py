@@ -29,6 +29,9 @@ class AdminSetting(db.Model):  # type: ignore[name-defined,misc]
             for a secret), None before the first change.
         updated_at: when the value last changed (UTC).
         version: 1 at the first write, +1 at each change.
+        change_key: the ``Idempotency-Key`` of the request that made the current
+            value, None when it sent none (a retry with this key is answered as that
+            request was: ``services.put_value``).
     """
 
     __tablename__ = "admin_settings"
@@ -40,6 +43,7 @@ class AdminSetting(db.Model):  # type: ignore[name-defined,misc]
     previous_fingerprint: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
     version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+    change_key: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
 
 
 class SettingChange(db.Model):  # type: ignore[name-defined,misc]

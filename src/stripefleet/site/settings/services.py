@@ -82,8 +82,10 @@ class SettingState:
 class PutResult:
     """The outcome of :func:`put_value`.
 
-    ``changed`` is False when the setting already held the value; ``previous_fingerprint``
-    is the fingerprint before this call (None when the setting was never set).
+    ``changed`` is False when the setting already held the value (but True again for
+    a retry carrying the idempotency key of the change that set it: :func:`put_value`);
+    ``previous_fingerprint`` is the fingerprint before this call, or before that change
+    for such a retry (None when the setting was never set).
     """
 
     setting: str
@@ -154,7 +156,8 @@ def list_states(names: tuple[str, ...] = tuple(SETTINGS)) -> dict[str, SettingSt
     return {name: get_state(name) for name in names}
 
 
-def put_value(name: str, raw: str, *, actor: str, client: str | None = None) -> PutResult:
+def put_value(name: str, raw: str, *, actor: str, client: str | None = None,
+              idempotency_key: str | None = None) -> PutResult:
     """Set a setting, atomically; record and log the change. Flushes, never commits.
 
     Args:
@@ -162,10 +165,22 @@ def put_value(name: str, raw: str, *, actor: str, client: str | None = None) -> 
         raw: the value as received (trimmed here, then validated: seed 002_).
         actor: who asks, for the record: ``api:<API key fingerprint>``, ``cli:<user>``.
         client: the caller's address, for the record.
+        idempotency_key: the request's ``Idempotency-Key`` (at most 255 characters; the
+            API checks its format), None (or empty) when it sent none.
 
     Returns:
         A :class:`PutResult`; ``changed`` is False (and nothing is written) when the
-        setting already holds this value.
+        setting already holds this value, except for a replay (below).
+
+    Idempotency (as Stripe's idempotency keys): a change stores the request's key in
+    the row's ``change_key`` (NULL without one). A PUT of the value the setting already
+    holds whose non-empty key equals ``change_key`` is a retry of the request that made
+    that value (its answer was lost to a timeout or a reset connection): it is answered
+    as that request was, ``changed`` True with the row's ``previous_fingerprint``,
+    ``version`` and ``updated_at``, and nothing is written or recorded again. So the
+    fleet's recap says ``changed``, not "already had it", for a site its run changed,
+    and a rollback does not skip it. Another key, or none, gets the usual unchanged
+    answer.
 
     Raises:
         UnknownSetting: ``name`` is not a setting.
@@ -180,6 +195,7 @@ def put_value(name: str, raw: str, *, actor: str, client: str | None = None) -> 
     value = normalize_value(name, raw)
     new_fp = fingerprint(value)
     stored = secret_box().encrypt(value) if is_secret(name) else value
+    change_key = idempotency_key or None
     table = AdminSetting.__table__
     for _attempt in range(5):
         now = utcnow()
@@ -188,7 +204,7 @@ def put_value(name: str, raw: str, *, actor: str, client: str | None = None) -> 
             .where(table.c.key == name, table.c.fingerprint != new_fp)
             .values(previous_value=table.c.value, previous_fingerprint=table.c.fingerprint,
                     value=stored, fingerprint=new_fp, version=table.c.version + 1,
-                    updated_at=now)
+                    updated_at=now, change_key=change_key)
             .returning(table.c.version, table.c.previous_fingerprint)
         ).one_or_none()
         if updated is not None:
@@ -196,11 +212,18 @@ def put_value(name: str, raw: str, *, actor: str, client: str | None = None) -> 
                                updated.version, now)
             break
         current = db.session.execute(
-            sa.select(table.c.fingerprint, table.c.version, table.c.updated_at)
+            sa.select(table.c.fingerprint, table.c.version, table.c.updated_at,
+                      table.c.previous_fingerprint, table.c.change_key)
             .where(table.c.key == name)
         ).one_or_none()
         if current is not None and current.fingerprint != new_fp:
             continue  # another writer created or changed it since our UPDATE: again
+        if current is not None and change_key is not None and current.change_key == change_key:
+            log.info("setting %s: retry of the change to version %s (idempotency key %s) "
+                     "by %s; answered as changed, nothing written", name, current.version,
+                     change_key, actor)
+            return PutResult(name, True, new_fp, current.previous_fingerprint,
+                             current.version, _aware(current.updated_at))
         if current is not None:
             log.info("setting %s unchanged (fingerprint %s, version %s) by %s",
                      name, new_fp, current.version, actor)
@@ -209,7 +232,8 @@ def put_value(name: str, raw: str, *, actor: str, client: str | None = None) -> 
         try:
             with db.session.begin_nested():
                 db.session.execute(sa.insert(table).values(
-                    key=name, value=stored, fingerprint=new_fp, version=1, updated_at=now))
+                    key=name, value=stored, fingerprint=new_fp, version=1, updated_at=now,
+                    change_key=change_key))
         except IntegrityError:
             continue  # another writer created it first: update it instead
         result = PutResult(name, True, new_fp, None, 1, now)
