@@ -1,7 +1,8 @@
 """The propagation engine: push a setting to a fleet of sites, verify it, read it back.
 
-Public API (contracts.md): :func:`propagate`, :func:`propagate_values`, :func:`verify`,
-:func:`read_settings`, the values of :mod:`.types`, and the callback types. Tests turn
+Public API (README, "As a library"): :func:`propagate`, :func:`propagate_values`,
+:func:`verify`, :func:`read_settings`, the values of :mod:`.types`, and the callback
+types. Tests turn
 backoff sleeps off with :func:`stripefleet.propagation.retry.testing`.
 Importing this package imports neither Flask nor the CLI.
 """

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-#: Every kind a fake site can have (contracts.md, FaultFleet).
+#: Every kind a fake site can have (README, "As a library": FaultFleet).
 KINDS: Final = (
     "ok",            # the site settings API, in memory
     "flaky",         # ``failures`` x ``status`` (500/502/503/504), then ok

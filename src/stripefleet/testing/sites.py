@@ -1,6 +1,6 @@
 """The in-memory site settings API that each fake site of a FaultFleet serves.
 
-Implements the contract of ``contracts.md`` ("Site settings API") closely enough for the
+Implements the site settings API (README, "A site") closely enough for the
 engine, the dashboard and the CLI to be tested against it: ``PUT
 /api/export/settings/{setting}``, ``GET /api/export/settings``, ``GET /api/stripe-pk``,
 ``GET /api/health``, with the same JSON shapes and error codes as a real site.
@@ -28,7 +28,7 @@ from stripefleet.common.keys import (
 )
 from stripefleet.testing.behaviours import Behaviour
 
-MAX_BODY = 4096  # bytes (contracts.md: 413 payload_too_large over 4 KiB)
+MAX_BODY = 4096  # bytes (a site: 413 payload_too_large over 4 KiB)
 #: An ``Idempotency-Key`` a site accepts: 1 to 255 printable ASCII characters.
 IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
 

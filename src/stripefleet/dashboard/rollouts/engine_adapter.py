@@ -1,7 +1,7 @@
 """The dashboard's one door to the propagation engine (``stripefleet.propagation``).
 
 Everything the worker asks of the engine goes through here, so that the engine's
-public API (contracts.md) is used in one place: pushes (one value, or a value per
+public API (README, "As a library") is used in one place: pushes (one value, or a value per
 target for rollbacks), verification, and reading settings (backup, drift).
 """
 

@@ -266,7 +266,7 @@ def note_observed(site_id: int, setting: str, value: str) -> None:
     site.drift = [s for s in (site.drift or []) if s != setting]
     site.health, site.health_error = "ok", None  # it just answered a verified push
     if setting == MASTER_API_KEY:
-        # The site now accepts only this key (contracts.md): reach it with it from now on.
+        # The site now accepts only this key (README, "A site"): reach it with it from now on.
         site.api_key_enc = get_box().encrypt(value)
         site.api_key_fingerprint = fingerprint(value)
     db.session.flush()
