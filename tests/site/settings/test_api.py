@@ -272,7 +272,7 @@ def test_unknown_api_paths_answer_json_errors(shared_site: RunningSite) -> None:
 
 def test_putting_the_api_key_rotates_it(site: RunningSite) -> None:
     """After a PUT of ``template_master_api_key``, only the new key is accepted
-    (contracts.md: a rotation revokes the previous key)."""
+    (README, "A site": a rotation revokes the previous key)."""
     new_key = "rotated-fleet-key-0123456789wxyz"
     resp = site.put("template_master_api_key", new_key)
     assert resp.status_code == 200

@@ -30,7 +30,7 @@ from stripefleet.site.settings.api_keys import require_api_key
 bp = Blueprint("settings", __name__)
 
 #: The settings the fleet may PUT and read: the three Stripe settings (issue 2) and the
-#: fleet's API key, which the dashboard's owners rotate (contracts.md).
+#: fleet's API key, which the dashboard's owners rotate (README, "A site").
 PUSHABLE = (*STRIPE_SETTINGS, MASTER_API_KEY)
 
 #: Largest PUT body accepted, in bytes (issue 2: 413 above 4 KiB).

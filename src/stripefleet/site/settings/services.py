@@ -269,7 +269,7 @@ def list_changes(name: str | None = None, *, limit: int = 100) -> list[SettingCh
 
 
 def accepted_api_keys() -> list[str]:
-    """The API keys the site accepts in ``X-API-Key`` (DESIGN.md section 3, contracts.md).
+    """The API keys the site accepts in ``X-API-Key`` (DESIGN.md section 3; README, "A site").
 
     The ``template_master_api_key`` row of ``admin_settings`` when it is set, so that a
     rotation pushed by the fleet revokes the previous key; otherwise
