@@ -2,7 +2,7 @@
 
 Revision ID: 0003_setting_change_key
 Revises: 0002_shop
-Create Date: 2026-11-28 10:00:00
+Create Date: 2026-11-21 12:00:00
 """
 
 import sqlalchemy as sa
