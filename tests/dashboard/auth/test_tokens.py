@@ -295,3 +295,15 @@ def test_a_call_records_when_the_token_was_last_used(app: Flask,
     assert client.get("/api/me", headers=fresh.headers).status_code == 200
     with app.app_context():
         assert db.session.get(ApiToken, row_id).last_used_at >= first
+
+
+def test_users_page_shows_last_logins_in_utc(app: Flask, users: dict[str, Account]) -> None:
+    """The users page shows a last login as the other pages show times (``utc`` filter:
+    ``2026-11-21 10:36:34 UTC``), and ``never`` for a user who has not logged in."""
+    import re
+
+    client = app.test_client()
+    login(client, users["owner"].email)
+    page = client.get("/users").get_data(as_text=True)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", page)
+    assert "never" in page  # the viewer and the operator never logged in
