@@ -11,7 +11,7 @@ import pytest
 import stripe
 
 from stripefleet.stripe_emulator import EmulatorError
-from tests.stripe_emulator.conftest import RunningEmulator, session_params
+from tests.stripe_emulator.conftest import Receiver, RunningEmulator, session_params
 
 
 def test_state_survives_a_restart(start_emulator: Callable[..., RunningEmulator],
@@ -131,3 +131,26 @@ def test_corrupt_state_file_fails_with_a_clear_message(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "state file" in result.stderr and str(state) in result.stderr
+
+
+def test_a_retry_left_waiting_is_delivered_after_a_restart(
+        start_emulator: Callable[..., RunningEmulator], receiver: Receiver,
+        tmp_path: Path) -> None:
+    """The first attempt fails (500) and its retry is still waiting when the emulator
+    stops; the next process, on the same state file, makes that retry (attempt 2)."""
+    state_file = tmp_path / "state.json"
+    first = start_emulator("--state-file", str(state_file), "--retry-delay", "60")
+    client = first.client()
+    client.v1.webhook_endpoints.create(params={
+        "url": receiver.url("restart"), "enabled_events": ["checkout.session.completed"]})
+    receiver.plan("restart", 500)
+    session = client.v1.checkout.sessions.create(params=session_params())
+    first.control.pay(session.id)
+    receiver.wait("restart", 1)
+    first.process.stop()
+
+    second = start_emulator("--state-file", str(state_file), "--retry-delay", "0.2")
+    hits = receiver.wait("restart", 2, timeout=10)
+    assert [h.status for h in hits] == [500, 200] and hits[0].payload == hits[1].payload
+    deliveries = second.control.deliveries(event_type="checkout.session.completed")
+    assert [(d["attempt"], d["succeeded"]) for d in deliveries] == [(1, False), (2, True)]

@@ -5,8 +5,9 @@ in creation order. With ``--state-file`` the whole store is written atomically (
 0600, it holds webhook signing secrets) at most every ``save_interval`` seconds (0.2)
 after a change, and at shutdown; at start it is read back, so a restart keeps sessions,
 events, endpoints, deliveries, idempotency records and the clock's offset. Deliveries
-still waiting for a retry when the process stops are not resumed, and a process killed
-with SIGKILL loses the changes of its last ``save_interval``.
+still waiting (a retry, or a first attempt) when the process stopped are queued again
+at start (``webhooks.Deliverer``); a process killed with SIGKILL loses the changes of
+its last ``save_interval``.
 """
 
 from __future__ import annotations

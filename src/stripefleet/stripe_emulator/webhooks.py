@@ -74,6 +74,36 @@ class Deliverer:
         self.session = aiohttp.ClientSession()
         self.runner = asyncio.create_task(self._run())
         self.emu.enqueue = self.enqueue
+        resumed = self._resume()
+        if resumed:
+            log.info("%d delivery(ies) left waiting by the last run: queued again", resumed)
+
+    def _resume(self) -> int:
+        """Queue again what a previous process left undelivered (``--state-file``): each
+        event an enabled endpoint has not acknowledged and that has attempts left, at its
+        next attempt, after that attempt's delay (the first at once). Returns how many."""
+        state = self.emu.state
+        tried: dict[tuple[str, str], int] = {}
+        for delivery in state.deliveries:
+            if not delivery.get("resend"):
+                pair = (delivery["event_id"], delivery["endpoint_id"])
+                tried[pair] = max(tried.get(pair, 0), int(delivery["attempt"]))
+        count = 0
+        for event_id, endpoint_ids in state.pending.items():
+            for endpoint_id in endpoint_ids:
+                endpoint = state.webhook_endpoints.get(endpoint_id)
+                done = tried.get((event_id, endpoint_id), 0)
+                if (event_id not in state.events or endpoint is None
+                        or endpoint.get("status") == "disabled"
+                        or done >= self.config.max_attempts):
+                    continue
+                job = Job(event_id, endpoint_id, done + 1)
+                if done == 0:
+                    self.queue.put_nowait(job)
+                else:
+                    self._later(self.config.retry_delay * 2 ** (done - 1), job)
+                count += 1
+        return count
 
     async def stop(self) -> None:
         """Stop delivering: cancel the task, pending retries and attempts in flight."""
