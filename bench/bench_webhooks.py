@@ -117,8 +117,7 @@ async def _fire(url: str, bodies: list[tuple[str, dict[str, str]]],
 def _start_profilers(folder: Path, master: int) -> list[subprocess.Popen[bytes]]:
     """One ``py-spy record`` per gunicorn worker (a child of ``master``)."""
     folder.mkdir(parents=True, exist_ok=True)
-    workers = [int(pid) for pid in os.listdir("/proc") if pid.isdigit()
-               and _parent(pid) == master]
+    workers = cpu.children(master)
     local = Path(sys.executable).with_name("py-spy")  # installed in the same venv
     spy = str(local) if local.exists() else "py-spy"
     spies = [subprocess.Popen([spy, "record", "--nonblocking", "--gil", "--rate", "500",
@@ -127,14 +126,6 @@ def _start_profilers(folder: Path, master: int) -> list[subprocess.Popen[bytes]]
                               stderr=subprocess.DEVNULL) for pid in workers]
     time.sleep(1.0)  # py-spy attaches
     return spies
-
-
-def _parent(pid: str) -> int | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(raw[raw.rindex(")") + 2:].split()[1])
 
 
 def _stop_profilers(spies: list[subprocess.Popen[bytes]]) -> None:

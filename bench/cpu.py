@@ -14,16 +14,29 @@ from pathlib import Path
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _stat(pid: str) -> tuple[str, int, float] | None:
-    """``(comm, process group, CPU seconds)`` of one process, or None if gone."""
+def _fields(pid: str) -> tuple[str, list[str]] | None:
+    """``(comm, the fields after it)`` of ``/proc/PID/stat``, or None if gone; the
+    fields start at field 3 (state): ppid is [1], pgrp [2], utime/stime [11]/[12]."""
     try:
         raw = (Path("/proc") / pid / "stat").read_text()
     except OSError:
         return None
-    comm = raw[raw.index("(") + 1:raw.rindex(")")]
-    fields = raw[raw.rindex(")") + 2:].split()
-    # fields[0] is state (field 3); pgrp is field 5, utime/stime fields 14/15.
+    return raw[raw.index("(") + 1:raw.rindex(")")], raw[raw.rindex(")") + 2:].split()
+
+
+def _stat(pid: str) -> tuple[str, int, float] | None:
+    """``(comm, process group, CPU seconds)`` of one process, or None if gone."""
+    found = _fields(pid)
+    if found is None:
+        return None
+    comm, fields = found
     return comm, int(fields[2]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def children(parent: int) -> list[int]:
+    """The pids of ``parent``'s child processes (e.g. a gunicorn master's workers)."""
+    return [int(pid) for pid in os.listdir("/proc") if pid.isdigit()
+            and (found := _fields(pid)) is not None and int(found[1][1]) == parent]
 
 
 def snapshot(groups: dict[str, int]) -> dict[str, float]:
