@@ -28,6 +28,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import stripe
+from aiohttp import web
+
+from stripefleet.common.processes import ManagedProcess, free_port, stripefleet_argv
+from stripefleet.stripe_emulator import EmulatorClient
+
 RESULTS = Path(__file__).resolve().parent / "results"
 PARAMS: dict[str, Any] = {
     "mode": "payment",
@@ -43,10 +49,6 @@ class Receiver:
     """An aiohttp webhook receiver in a thread: ``/slow`` answers after ``delay`` s."""
 
     def __init__(self, delay: float) -> None:
-        from aiohttp import web
-
-        from stripefleet.common.processes import free_port
-
         self.delay = delay
         self.port = free_port()
         self.count = 0
@@ -69,14 +71,10 @@ class Receiver:
         ready.wait(10)
 
     async def _slow(self, request: Any) -> Any:
-        from aiohttp import web
-
         await asyncio.sleep(self.delay)
         return web.Response(text="ok")
 
     async def _fast(self, request: Any) -> Any:
-        from aiohttp import web
-
         self.count += 1
         return web.Response(text="ok")
 
@@ -86,8 +84,6 @@ class Receiver:
 
 def start(tmp: Path, name: str, *args: str) -> tuple[Any, str, str]:
     """An emulator process; returns (process, url, secret key)."""
-    from stripefleet.common.processes import ManagedProcess, free_port, stripefleet_argv
-
     port = free_port()
     folder = tmp / name
     proc = ManagedProcess(stripefleet_argv("stripe-emulator", "--port", str(port),
@@ -101,10 +97,6 @@ def start(tmp: Path, name: str, *args: str) -> tuple[Any, str, str]:
 
 def iterations(url: str, key: str, n: int) -> list[float]:
     """Seconds per create + pay, for ``n`` iterations."""
-    import stripe
-
-    from stripefleet.stripe_emulator import EmulatorClient
-
     client = stripe.StripeClient(key, base_addresses={"api": url}, max_network_retries=0)
     control = EmulatorClient(url)
     out = []
@@ -129,8 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=200, help="iterations per run")
     parser.add_argument("--slow-seconds", type=float, default=2.0)
     args = parser.parse_args(argv)
-    import stripe
-
     receiver = Receiver(args.slow_seconds)
     results: dict[str, Any] = {"n": args.n, "slow_seconds": args.slow_seconds}
     with tempfile.TemporaryDirectory() as tmpdir:

@@ -1,7 +1,7 @@
 """Site webhooks: signed ``checkout.session.completed`` events per second against a bare
 Flask endpoint on the same gunicorn server (target: at least 40 %); checkouts per second.
 
-Set-up (issue 4, "Benchmark"): PostgreSQL (a fresh schema), a Stripe emulator, and the
+Set-up (README, section 'Benchmarks'): PostgreSQL (a fresh schema), a Stripe emulator, and the
 site app served by gunicorn with 4 workers (``--workers``), the same app object also
 answering ``POST /bench/bare`` with 200 and nothing else: the baseline, measured in the
 same run on the same server with the same client.
@@ -45,7 +45,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import requests
+import sqlalchemy as sa
+from flask import Response
+from gunicorn.app.base import BaseApplication
+
 from bench import cpu
+from stripefleet.common.processes import ManagedProcess, free_port, stripefleet_argv
+from stripefleet.site.app import create_app
 
 RESULTS = Path(__file__).resolve().parent / "results"
 API_KEY = "bench-master-key-2025-abcdef"
@@ -59,11 +67,6 @@ PRODUCTS = 50
 
 def serve(port: int, workers: int) -> None:
     """Serve the site app plus ``POST /bench/bare`` with gunicorn (blocks)."""
-    from flask import Response
-    from gunicorn.app.base import BaseApplication
-
-    from stripefleet.site.app import create_app
-
     def load() -> Any:
         app = create_app()
         app.add_url_rule("/bench/bare", "bench_bare", lambda: Response("{}", 200),
@@ -92,8 +95,6 @@ def _sign(payload: str) -> str:
 async def _fire(url: str, bodies: list[tuple[str, dict[str, str]]],
                 concurrency: int) -> tuple[float, dict[int, int], list[Any]]:
     """POST every body; return (seconds, status counts, JSON answers)."""
-    import aiohttp
-
     statuses: dict[int, int] = {}
     answers: list[Any] = [None] * len(bodies)
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -192,11 +193,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         serve(args.serve, args.workers)
         return 0
-
-    import requests
-    import sqlalchemy as sa
-
-    from stripefleet.common.processes import ManagedProcess, free_port, stripefleet_argv
 
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     engine = sa.create_engine(POSTGRES)
