@@ -1,4 +1,4 @@
-"""``db.ping_when_idle``: a pooled PostgreSQL connection that died while idle is
+"""``common.db.ping_when_idle``: a pooled PostgreSQL connection that died while idle is
 replaced before use; one in steady use is handed out without a round trip."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from stripefleet.site.db import ping_when_idle
+from stripefleet.common.db import ping_when_idle
 
 
 @pytest.fixture

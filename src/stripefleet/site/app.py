@@ -11,14 +11,14 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from stripefleet.common.crypto import SecretBox, load_or_create_ring
+from stripefleet.common.db import engine_options, tune_engine
 from stripefleet.site import health
 from stripefleet.site.config import load_config
-from stripefleet.site.db import MIGRATIONS_DIR, ping_when_idle
+from stripefleet.site.db import MIGRATIONS_DIR
 from stripefleet.site.errors import register_error_handlers
 from stripefleet.site.extensions import db, limiter, migrate
 from stripefleet.site.settings.services import SECRET_BOX_EXTENSION
@@ -55,7 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(
         DEBUG=settings["SITE_DEBUG"],
         MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings["SQLALCHEMY_DATABASE_URI"]),
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options(settings["SQLALCHEMY_DATABASE_URI"]),
         RATELIMIT_STORAGE_URI=settings["SITE_RATELIMIT_STORAGE_URI"],
         # "10 failures in a minute" means any 60 s, not a clock minute.
         RATELIMIT_STRATEGY="moving-window",
@@ -70,10 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     with app.app_context():
-        if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-            _tune_sqlite(db.engine)
-        else:
-            ping_when_idle(db.engine)
+        tune_engine(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     limiter.init_app(app)
     register_error_handlers(app)
@@ -82,42 +79,3 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for module_name in DOMAINS:
         importlib.import_module(module_name).init_app(app)
     return app
-
-
-def _engine_options(url: str) -> dict[str, Any]:
-    # No pool_pre_ping: PostgreSQL connections are pinged after an idle spell instead
-    # (db.ping_when_idle); SQLite's never go stale.
-    options: dict[str, Any] = {"hide_parameters": True}
-    if url.startswith("postgresql"):
-        options["connect_args"] = {"connect_timeout": 5}
-        # At least one pooled connection per serving thread (waitress and gunicorn's
-        # gthread default to 8): the default pool of 5 opened and closed the extra
-        # connections on every request under load (seen in the webhook benchmark).
-        options["pool_size"] = 10
-        options["max_overflow"] = 20
-    else:
-        # pysqlite's own transaction handling is switched off (see _tune_sqlite).
-        options["connect_args"] = {"check_same_thread": False, "timeout": 30}
-    return options
-
-
-def _tune_sqlite(engine: sa.Engine) -> None:
-    """WAL, a busy timeout, and ``BEGIN IMMEDIATE`` transactions for SQLite.
-
-    Taking the write lock when a transaction begins means a read-then-write never
-    fails halfway with "database is locked" (SQLAlchemy's documented pysqlite recipe,
-    "Serializable isolation / Savepoints / Transactional DDL").
-    """
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")

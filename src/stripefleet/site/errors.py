@@ -1,7 +1,7 @@
 """JSON errors for the site's API: one shape, stable codes, no secret ever inside.
 
 Every error under ``/api/`` answers ``{"success": false, "error": code, "message":
-...}`` (DESIGN.md section 3), whether a view raised :class:`ApiError` or Flask/Werkzeug
+...}`` (``common.web``), whether a view raised :class:`ApiError` or Flask/Werkzeug
 raised an HTTP error (404, 405, 413, ...). An unexpected exception is logged with its
 traceback and answered 500 ``internal_error`` without its text.
 """
@@ -10,54 +10,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from stripefleet.common.crypto import DecryptionError
+from stripefleet.common.web import HTTP_CODES, ApiError, api_error_response, error_response
 
 log = logging.getLogger(__name__)
-
-#: Werkzeug's HTTP errors -> our codes.
-HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    429: "rate_limited",
-    500: "internal_error",
-    503: "unavailable",
-}
-
-
-class ApiError(Exception):
-    """An error answered as JSON.
-
-    Args:
-        status: the HTTP status.
-        code: the stable error code (``invalid_api_key``, ...).
-        message: a sentence a person can act on; never a secret.
-        headers: extra response headers (``Retry-After``, ...).
-    """
-
-    def __init__(self, status: int, code: str, message: str,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-
-
-def error_response(status: int, code: str, message: str,
-                   headers: dict[str, str] | None = None) -> tuple[Response, int]:
-    """The JSON error body and status, as a view's return value."""
-    response = jsonify(success=False, error=code, message=message)
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response, status
 
 
 def _wants_json() -> bool:
@@ -69,7 +28,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> tuple[Response, int]:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        return api_error_response(exc)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int] | HTTPException:

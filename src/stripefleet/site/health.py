@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
-from stripefleet.site.errors import error_response
+from stripefleet.common.web import error_response
 from stripefleet.site.extensions import db
 
 log = logging.getLogger(__name__)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from stripefleet.common.web import ApiError, json_body
 from stripefleet.site.accounts import services
 from stripefleet.site.accounts.models import Customer
-from stripefleet.site.errors import ApiError
 from stripefleet.site.extensions import db, limiter
-from stripefleet.site.shop.http import json_body
 
 bp = Blueprint("accounts_api", __name__)
 
@@ -34,7 +33,8 @@ def register() -> tuple[Response, int]:
     try:
         customer = services.register(body.get("email"), body.get("password"))
     except services.AccountError as exc:
-        raise ApiError(409 if exc.code == "email_taken" else 400, exc.code, exc.message) from None
+        raise ApiError(exc.code, exc.message,
+                       409 if exc.code == "email_taken" else 400) from None
     token = services.issue_token(customer)
     db.session.commit()
     return _answer(customer, token), 201
@@ -51,7 +51,7 @@ def login() -> Response:
     try:
         customer = services.authenticate(body.get("email"), body.get("password"))
     except services.AccountError as exc:
-        raise ApiError(401, exc.code, exc.message) from None
+        raise ApiError(exc.code, exc.message, status=401) from None
     token = services.issue_token(customer)
     db.session.commit()
     return _answer(customer, token)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user
 
+from stripefleet.common.web import ApiError
 from stripefleet.site.accounts.models import Customer
 from stripefleet.site.accounts.services import customer_for_token
-from stripefleet.site.errors import ApiError
 
 
 def bearer_customer() -> Customer | None:
@@ -21,8 +21,8 @@ def bearer_customer() -> Customer | None:
     scheme, _, token = header.partition(" ")
     customer = customer_for_token(token.strip()) if scheme.lower() == "bearer" else None
     if customer is None:
-        raise ApiError(401, "invalid_token", "The bearer token is unknown or expired; log in "
-                       "again with POST /api/auth/login.")
+        raise ApiError("invalid_token", "The bearer token is unknown or expired; log in "
+                       "again with POST /api/auth/login.", status=401)
     return customer
 
 

@@ -13,7 +13,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from stripefleet.site.db import UTCDateTime, utcnow
+from stripefleet.common.db import UTCDateTime, utcnow
 from stripefleet.site.extensions import db
 
 

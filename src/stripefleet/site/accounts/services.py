@@ -18,8 +18,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 
+from stripefleet.common.db import utcnow
 from stripefleet.site.accounts.models import ApiToken, Customer
-from stripefleet.site.db import utcnow
 from stripefleet.site.extensions import db
 
 log = logging.getLogger(__name__)

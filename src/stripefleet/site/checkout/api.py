@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from stripefleet.common.web import ApiError, json_body
 from stripefleet.site.accounts.auth import bearer_customer, page_customer
 from stripefleet.site.checkout import services
 from stripefleet.site.checkout.flow import run_checkout
 from stripefleet.site.checkout.reservations import OutOfStock
 from stripefleet.site.checkout.stripe_gateway import StripeFailure, StripeNotConfigured
 from stripefleet.site.checkout.validation import CheckoutInvalid, parse_checkout
-from stripefleet.site.errors import ApiError
 from stripefleet.site.extensions import db
 from stripefleet.site.settings.services import match_api_key
-from stripefleet.site.shop.http import json_body
 from stripefleet.site.shop.models import Product
 
 bp = Blueprint("checkout_api", __name__)
@@ -42,9 +41,9 @@ def checkout() -> Response | tuple[Response, int]:
     """Create a Checkout Session for the cart (seed 003_'s body); see the module doc."""
     customer = bearer_customer()
     if customer is None and not current_app.config["SITE_GUEST_CHECKOUT"]:
-        raise ApiError(401, "authentication_required",
+        raise ApiError("authentication_required",
                        "Log in first (POST /api/auth/login) and send Authorization: Bearer "
-                       "<token>.")
+                       "<token>.", status=401)
     body = json_body()
     try:
         order = run_checkout(parse_checkout(body), customer)
@@ -57,10 +56,11 @@ def checkout() -> Response | tuple[Response, int]:
         return jsonify(success=False, error="out_of_stock", items=items,
                        message=f"Not enough stock for: {names}."), 409
     except StripeNotConfigured:
-        raise ApiError(503, "stripe_not_configured",
-                       "This site has no Stripe secret key yet; the fleet must push one.") from None
+        raise ApiError("stripe_not_configured",
+                       "This site has no Stripe secret key yet; the fleet must push one.",
+                       status=503) from None
     except StripeFailure as exc:
-        raise ApiError(502, exc.code, exc.message) from None
+        raise ApiError(exc.code, exc.message, status=502) from None
     return jsonify(success=True, checkout_url=order.checkout_url,
                    session_id=order.stripe_session_id, order_id=order.id)
 
@@ -83,5 +83,5 @@ def order_by_session(session_id: str) -> Response:
             allowed = customer is not None and (customer.id == order.customer_id
                                                 or customer.is_owner)
     if order is None or not allowed:
-        raise ApiError(404, "order_not_found", "No order of yours has this session id.")
+        raise ApiError("order_not_found", "No order of yours has this session id.", status=404)
     return jsonify(success=True, order=services.order_json(order))

@@ -19,8 +19,8 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
+from stripefleet.common.db import utcnow
 from stripefleet.site.checkout.models import HELD, RELEASED, SOLD, Order, OrderLine
-from stripefleet.site.db import utcnow
 from stripefleet.site.extensions import db
 from stripefleet.site.shop.models import PRODUCT, Product
 

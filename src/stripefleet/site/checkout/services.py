@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from stripefleet.common.db import iso_utc, utcnow
 from stripefleet.site.accounts.models import Customer
 from stripefleet.site.accounts.services import EMAIL
 from stripefleet.site.checkout import reservations
@@ -32,7 +33,6 @@ from stripefleet.site.checkout.models import (
     OrderLine,
 )
 from stripefleet.site.checkout.validation import CheckoutInvalid, CheckoutRequest
-from stripefleet.site.db import iso_utc, utcnow
 from stripefleet.site.extensions import db
 from stripefleet.site.shop.models import EQUIPMENT
 from stripefleet.site.shop.services import find_product

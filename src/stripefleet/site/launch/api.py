@@ -11,17 +11,16 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
+from stripefleet.common.web import ApiError, json_body
 from stripefleet.site.checkout.stripe_gateway import (
     StripeFailure,
     StripeNotConfigured,
     client,
     create_checkout_session,
 )
-from stripefleet.site.errors import ApiError
 from stripefleet.site.extensions import db, limiter
 from stripefleet.site.launch import services
 from stripefleet.site.settings.api_keys import require_api_key
-from stripefleet.site.shop.http import json_body
 
 bp = Blueprint("launch_api", __name__)
 
@@ -35,8 +34,8 @@ def launch_site() -> Response | tuple[Response, int]:
         client()
         row = services.open_request(body)
     except StripeNotConfigured:
-        raise ApiError(503, "stripe_not_configured",
-                       "This site has no Stripe secret key yet.") from None
+        raise ApiError("stripe_not_configured",
+                       "This site has no Stripe secret key yet.", status=503) from None
     except services.LaunchInvalid as exc:
         return jsonify(success=False, error=exc.code, field=exc.field,
                        message=exc.message), 400
@@ -47,7 +46,7 @@ def launch_site() -> Response | tuple[Response, int]:
         session = create_checkout_session(params, idempotency_key=f"launch-{row.reference}")
     except StripeFailure as exc:
         db.session.rollback()
-        raise ApiError(502, exc.code, exc.message) from None
+        raise ApiError(exc.code, exc.message, status=502) from None
     row.stripe_session_id = session["id"]
     db.session.commit()
     return jsonify(success=True, checkout_url=session["url"], session_id=session["id"])

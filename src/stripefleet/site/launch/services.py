@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from stripefleet.common.db import iso_utc, utcnow
 from stripefleet.site.accounts.services import AccountError, normalize_email
-from stripefleet.site.db import iso_utc, utcnow
 from stripefleet.site.extensions import db
 from stripefleet.site.launch.models import LaunchRequest
 

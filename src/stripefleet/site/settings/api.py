@@ -7,7 +7,6 @@ No answer ever holds a secret: only fingerprints and masks.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -22,7 +21,7 @@ from stripefleet.common.keys import (
     WEBHOOK_SECRET,
     InvalidValue,
 )
-from stripefleet.site.errors import ApiError
+from stripefleet.common.web import ApiError, json_body
 from stripefleet.site.extensions import db
 from stripefleet.site.settings import services
 from stripefleet.site.settings.api_keys import require_api_key
@@ -47,8 +46,9 @@ def init_app(app: Flask) -> None:
 
 def _setting_name(name: str) -> str:
     if name not in PUSHABLE:
-        raise ApiError(404, "unknown_setting",
-                       f"Unknown setting {name[:64]!r}; settings are {', '.join(PUSHABLE)}.")
+        raise ApiError("unknown_setting",
+                       f"Unknown setting {name[:64]!r}; settings are {', '.join(PUSHABLE)}.",
+                       status=404)
     return name
 
 
@@ -59,23 +59,10 @@ def _value_from_body() -> Any:
         ``missing_value``.
     """
     request.max_content_length = MAX_BODY_BYTES
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise ApiError(413, "payload_too_large",
-                       f"The body is over {MAX_BODY_BYTES} bytes; send {{\"value\": ...}}.")
-    if not request.is_json:
-        raise ApiError(415, "unsupported_media_type",
-                       "Send the body as JSON with Content-Type: application/json.")
-    raw = request.get_data(cache=True)
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ApiError(400, "invalid_json",
-                       'The body is not valid JSON; send {"value": "..."}.') from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", 'The body must be a JSON object: {"value": "..."}.')
+    body = json_body(MAX_BODY_BYTES, example='{"value": "..."}')
     value = body.get("value")
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise ApiError(400, "missing_value", 'The body has no "value"; send {"value": "..."}.')
+        raise ApiError("missing_value", 'The body has no "value"; send {"value": "..."}.')
     return value
 
 
@@ -87,7 +74,7 @@ def _idempotency_key() -> str | None:
     """
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
-        raise ApiError(400, "invalid_idempotency_key",
+        raise ApiError("invalid_idempotency_key",
                        "The Idempotency-Key header must be 1 to 255 printable ASCII "
                        "characters without spaces (a UUID will do); send the same key on "
                        "every attempt of one change, or leave the header out.")
@@ -116,13 +103,13 @@ def put_setting(name: str) -> Response:
     value = _value_from_body()
     if not isinstance(value, str):
         spec = SETTINGS[setting]
-        raise ApiError(400, spec.error_code, f"The {spec.label} must be a JSON string.")
+        raise ApiError(spec.error_code, f"The {spec.label} must be a JSON string.")
     try:
         result = services.put_value(setting, value, actor=f"api:{g.api_key_fingerprint}",
                                     client=request.remote_addr,
                                     idempotency_key=idempotency_key)
     except InvalidValue as exc:
-        raise ApiError(400, exc.code, str(exc)) from None
+        raise ApiError(exc.code, str(exc)) from None
     db.session.commit()
     return jsonify(success=True, **result.to_json())
 
@@ -154,7 +141,7 @@ def stripe_pk() -> Response:
     """
     value = services.get_value(PUBLISHABLE_KEY)
     if value is None:
-        raise ApiError(404, "not_configured", "No Stripe publishable key is configured yet.")
+        raise ApiError("not_configured", "No Stripe publishable key is configured yet.", status=404)
     return jsonify(success=True, publishable_key=value)
 
 

@@ -20,7 +20,7 @@ from flask import g, request
 from flask_limiter.util import get_remote_address
 from limits import parse
 
-from stripefleet.site.errors import ApiError
+from stripefleet.common.web import ApiError
 from stripefleet.site.extensions import limiter
 from stripefleet.site.settings.services import match_api_key
 
@@ -52,9 +52,10 @@ def require_api_key(view: Callable[P, R]) -> Callable[P, R]:
             retry_after = max(1, math.ceil(reset_at - time.time()))
             log.warning("locked out %s on %s %s for %s s after too many failed API keys",
                         client, request.method, request.path, retry_after)
-            raise ApiError(429, "too_many_attempts",
+            raise ApiError("too_many_attempts",
                            f"Too many failed API-key attempts from {client}; try again in "
-                           f"{retry_after} s.", {"Retry-After": str(retry_after)})
+                           f"{retry_after} s.", status=429,
+                           headers={"Retry-After": str(retry_after)})
         header = request.headers.get("X-API-Key")
         actor = match_api_key(header)
         if actor is None:
@@ -63,9 +64,9 @@ def require_api_key(view: Callable[P, R]) -> Callable[P, R]:
             log.warning("rejected %s API key from %s on %s %s",
                         "a missing" if not header else "an invalid", client,
                         request.method, request.path)
-            raise ApiError(401, "invalid_api_key",
+            raise ApiError("invalid_api_key",
                            "Missing or invalid X-API-Key header: send the fleet's "
-                           "TEMPLATE_MASTER_API_KEY.")
+                           "TEMPLATE_MASTER_API_KEY.", status=401)
         g.api_key_fingerprint = actor
         return view(*args, **kwargs)
 

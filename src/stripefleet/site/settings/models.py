@@ -14,7 +14,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from stripefleet.site.db import UTCDateTime
+from stripefleet.common.db import UTCDateTime
 from stripefleet.site.extensions import db
 
 

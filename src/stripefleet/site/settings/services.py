@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from stripefleet.common.crypto import DecryptionError, SecretBox
+from stripefleet.common.db import iso_utc, utcnow
 from stripefleet.common.keys import (
     MASTER_API_KEY,
     PUBLISHABLE_KEY,
@@ -33,7 +34,6 @@ from stripefleet.common.keys import (
     mask,
     normalize_value,
 )
-from stripefleet.site.db import iso_utc, utcnow
 from stripefleet.site.extensions import db
 from stripefleet.site.settings.models import AdminSetting, SettingChange
 

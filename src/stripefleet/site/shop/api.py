@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 from werkzeug.wrappers import Response
 
-from stripefleet.site.errors import ApiError
+from stripefleet.common.web import ApiError
 from stripefleet.site.shop import services
 
 bp = Blueprint("shop_api", __name__)
@@ -37,7 +37,8 @@ def get_product(key: str) -> Response:
     """
     product = services.find_product(key)
     if product is None:
-        raise ApiError(404, "product_not_found", f"No product {key[:64]!r} in the catalogue.")
+        raise ApiError("product_not_found", f"No product {key[:64]!r} in the catalogue.",
+                       status=404)
     response = jsonify(success=True, product=services.product_json(product))
     response.headers["Cache-Control"] = "no-cache"
     response.add_etag()

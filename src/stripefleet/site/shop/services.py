@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from stripefleet.site.db import utcnow
+from stripefleet.common.db import utcnow
 from stripefleet.site.extensions import db
 from stripefleet.site.shop.models import EQUIPMENT, PRODUCT, PRODUCT_TYPES, Product
 

@@ -13,7 +13,7 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from stripefleet.site.errors import ApiError
+from stripefleet.common.web import ApiError
 from stripefleet.site.extensions import db, limiter
 from stripefleet.site.webhooks import fast, services
 
@@ -36,17 +36,17 @@ def _not_rate_limited() -> bool:
 def stripe_webhook() -> Response | tuple[Response, int]:
     """Verify, store and apply one event; see the module doc for the answers."""
     if request.content_length is not None and request.content_length > MAX_EVENT_BYTES:
-        raise ApiError(413, "payload_too_large", "The event body is too large.")
+        raise ApiError("payload_too_large", "The event body is too large.", status=413)
     payload = request.get_data(cache=False)
     try:
         event = services.verify(payload, request.headers.get("Stripe-Signature"))
     except services.NotConfigured:
-        raise ApiError(503, "webhook_not_configured",
+        raise ApiError("webhook_not_configured",
                        "This site has no webhook signing secret yet; the fleet must push "
-                       "stripe_webhook_secret.") from None
+                       "stripe_webhook_secret.", status=503) from None
     except services.BadSignature as exc:
         log.warning("webhook refused from %s: %s", request.remote_addr, exc)
-        raise ApiError(400, "invalid_signature", str(exc)) from None
+        raise ApiError("invalid_signature", str(exc)) from None
     text = payload.decode("utf-8", errors="replace")
     try:
         done = fast.try_paid_fast(event, text)  # commits its own transaction

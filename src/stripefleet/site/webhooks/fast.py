@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 
+from stripefleet.common.db import utcnow
 from stripefleet.site.checkout.services import pay_session
-from stripefleet.site.db import utcnow
 from stripefleet.site.extensions import db
 from stripefleet.site.webhooks.models import PROCESSED, WebhookEvent
 

@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from stripefleet.common.db import utcnow
 from stripefleet.site.checkout import reservations, services
 from stripefleet.site.checkout.models import EXPIRED, FAILED, PAID, PENDING, REFUNDED, Order
 from stripefleet.site.checkout.stripe_gateway import retrieve_payment_intent
-from stripefleet.site.db import utcnow
 from stripefleet.site.extensions import db
 from stripefleet.site.launch import services as launch
 

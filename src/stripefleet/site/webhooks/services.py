@@ -32,8 +32,8 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from stripe import SignatureVerificationError, WebhookSignature
 
+from stripefleet.common.db import utcnow
 from stripefleet.site.checkout.reservations import rowcount
-from stripefleet.site.db import utcnow
 from stripefleet.site.extensions import db
 from stripefleet.site.settings.services import webhook_secrets
 from stripefleet.site.webhooks import handlers
