@@ -2,8 +2,11 @@
 
 The one source of truth for what a valid value looks like, shared by the site (which
 validates what it receives), the engine and CLI (which validate before sending) and
-the dashboard. Formats come from seed 002_ ("Key Format and Validation"); the webhook
-signing secret's from seed 003_ (``whsec_...``).
+the dashboard. The key formats are the troubleshooting guide's ("Key Format and
+Validation": ``^pk_(test|live)_[A-Za-z0-9]+$``, ``^sk_(test|live)_[A-Za-z0-9]+$``); the
+webhook signing secret's (``whsec_...``) is the one the shop's Stripe configuration notes
+and Stripe's documentation give (https://docs.stripe.com/webhooks). README, section
+'Pushing keys to the fleet' ("Values"), lists them.
 """
 
 from __future__ import annotations
@@ -71,7 +74,8 @@ SETTINGS: Final[dict[str, SettingSpec]] = {
     ),
 }
 
-#: The settings an operator pushes with ``stripefleet push`` (issue 2, section 3).
+#: The settings an operator pushes with ``stripefleet push`` (README, section 'Pushing
+#: keys to the fleet').
 STRIPE_SETTINGS: Final = (PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET)
 
 
@@ -95,8 +99,8 @@ def normalize_value(setting: str, raw: str) -> str:
 
     Args:
         setting: one of ``SETTINGS``.
-        raw: the value as received; surrounding white space is removed (seed 002_:
-            "Ensure no whitespace or invisible characters").
+        raw: the value as received; surrounding white space is removed (the
+            troubleshooting guide: "Ensure no whitespace or invisible characters").
 
     Returns:
         The trimmed value.
@@ -126,8 +130,8 @@ def _format_message(spec: SettingSpec) -> str:
 def fingerprint(value: str) -> str:
     """The first 16 hex characters of the SHA-256 of ``value`` (UTF-8).
 
-    Safe to show and to store: it identifies a value without revealing it (issue 2,
-    ``GET /api/export/settings``).
+    Safe to show and to store: it identifies a value without revealing it (README,
+    section 'A site': ``GET /api/export/settings``).
     """
     return hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
 

@@ -1,7 +1,7 @@
 """Backups of a fleet's settings, and what a rollback can restore from one.
 
-A backup (seed 002_'s ``backup_current_keys.sh``, done properly) is a JSON file, mode
-0600::
+A backup (what the troubleshooting guide's ``backup_current_keys.sh`` does, with every
+setting's fingerprint and an atomic write) is a JSON file, mode 0600::
 
     {"format": "stripefleet-backup", "version": 1, "created_at": "...Z",
      "sites_file": "/abs/sites.txt",

@@ -1,4 +1,4 @@
-"""The propagation engine: push a setting to many sites, verify, read (DESIGN.md s. 4).
+"""The propagation engine: push a setting to many sites, verify, read.
 
 Per target: ``PUT /api/export/settings/{setting}``, then read back ``GET
 /api/export/settings`` and compare fingerprints (two requests a site; a dry run only
@@ -133,7 +133,8 @@ def is_loopback(url: str) -> bool:
 
 def insecure_transport(url: str, setting: str, options: PushOptions) -> bool:
     """True when a secret ``setting`` would travel over plain HTTP to a non-loopback
-    host without ``allow_insecure_http`` (issue 2, section 3)."""
+    host without ``allow_insecure_http`` (README, section 'Pushing keys to the fleet',
+    option ``--allow-insecure-http``)."""
     return (is_secret(setting) and urlsplit(url).scheme.lower() == "http"
             and not is_loopback(url) and not options.allow_insecure_http)
 
@@ -339,7 +340,7 @@ async def propagate_values(items: Iterable[tuple[Target, str]], setting: str, *,
 async def propagate(targets: Iterable[Target], setting: str, value: str, *,
                     options: PushOptions = DEFAULT_OPTIONS,
                     on_result: ResultCallback | None = None) -> Recap:
-    """Push one value of ``setting`` to every target, then verify each (DESIGN.md s. 4).
+    """Push one value of ``setting`` to every target, then verify each.
 
     States: ``changed`` (PUT changed it, read-back matched), ``ok`` (already set),
     ``would_change`` (dry run), ``failed`` (definitive error, ``bad_response``,
@@ -360,7 +361,7 @@ async def propagate(targets: Iterable[Target], setting: str, value: str, *,
 async def verify(targets: Iterable[Target], setting: str, expected: str | None, *,
                  options: PushOptions = DEFAULT_OPTIONS,
                  on_result: ResultCallback | None = None) -> Recap:
-    """Read ``setting`` on every target and compare (seed 002_'s verify_propagation.sh).
+    """Read ``setting`` on every target and compare (``stripefleet verify``).
 
     ``expected`` None only checks that it is configured. A match is ``ok``; otherwise
     ``failed`` with ``drift`` or ``not_configured``; read errors as in :func:`propagate`.

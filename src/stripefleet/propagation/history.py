@@ -1,9 +1,10 @@
 """The run history: ``$STRIPEFLEET_HOME/history.jsonl``, one JSON object a run.
 
-Every push or rollback that is not a dry run appends a line (issue 2, section 3; seed
-002_'s ``propagation_history.csv``): ``time`` (UTC, ISO 8601), ``operator`` (login
-name), ``command``, ``sites_file``, ``setting``, ``value_fingerprint`` (never the value),
-``targets`` and ``recap`` (counts per state), ``exit_code``.
+Every push or rollback that is not a dry run appends a line (README, section 'Pushing
+keys to the fleet', "history"; the CSV export has the columns of the troubleshooting
+guide's ``propagation_history.csv`` and more): ``time`` (UTC, ISO 8601), ``operator``
+(login name), ``command``, ``sites_file``, ``setting``, ``value_fingerprint`` (never the
+value), ``targets`` and ``recap`` (counts per state), ``exit_code``.
 """
 
 from __future__ import annotations

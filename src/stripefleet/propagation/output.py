@@ -1,9 +1,10 @@
 """What the propagation commands print: a line per site, a recap, or JSON lines.
 
 Lines go to stdout as each target finishes: URL, state, HTTP status, attempts,
-milliseconds, error code (issue 2, section 3). With ``--json`` each line is a JSON
-object (``TargetResult.as_dict()``) and the last one is ``{"recap": {...}}``. A rich
-progress bar goes to stderr when stderr is a terminal. Values appear masked only.
+milliseconds, error code (README, section 'Pushing keys to the fleet', "Output"). With
+``--json`` each line is a JSON object (``TargetResult.as_dict()``) and the last one is
+``{"recap": {...}}``. A rich progress bar goes to stderr when stderr is a terminal.
+Values appear masked only.
 """
 
 from __future__ import annotations

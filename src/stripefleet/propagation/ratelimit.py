@@ -1,4 +1,4 @@
-"""A per-site request rate limit (seed 000_: "5-10 req/s" to any one site).
+"""A per-site request rate limit (the original propagation script advises 5-10 req/s).
 
 A sliding window per key (a site's base URL): with ``rate`` requests per second, at
 most ``k = max(1, floor(rate))`` requests start within any ``k / rate`` seconds. So a

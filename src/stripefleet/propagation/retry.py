@@ -1,9 +1,11 @@
 """When to retry a request, and how long to wait first.
 
 Transient failures (connect errors, timeouts, resets, 429, 500, 502, 503, 504) are
-retried; definitive ones (400, 401, 403, 404, a malformed answer) never are (issue 2,
-section 3; DESIGN.md section 4). The wait is exponential backoff with full jitter (AWS
-Architecture Blog, "Exponential Backoff And Jitter"), or the site's ``Retry-After``
+retried; definitive ones (400, 401, 403, 404, a malformed answer) never are (README,
+section 'Pushing keys to the fleet', option ``--retries``). The wait is exponential
+backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter",
+https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/), or the
+site's ``Retry-After``
 (RFC 9110 section 10.2.3) up to a cap.
 
 Testing switch: inside ``with retry.testing() as delays:`` no backoff is slept; each

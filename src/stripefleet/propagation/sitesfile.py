@@ -1,4 +1,4 @@
-"""The sites file: one base URL a line (issue 2, section 3; seed 002_'s ``sites.txt``).
+"""The sites file: one base URL a line (README, section 'Pushing keys to the fleet').
 
 Blank lines and ``#`` comments are ignored; surrounding white space and a trailing
 slash are dropped; a URL listed twice is reported once and pushed once; a line that is

@@ -1,7 +1,8 @@
 """Test card numbers and what paying with each does (https://docs.stripe.com/testing).
 
-Seed 003_ names two: ``4242 4242 4242 4242`` succeeds, ``4000 0000 0000 0002`` is
-declined. Any number that is not in this table gets Stripe's ``incorrect_number``.
+The shop's Stripe configuration notes name two: ``4242 4242 4242 4242`` succeeds,
+``4000 0000 0000 0002`` is declined. Any number that is not in this table gets Stripe's
+``incorrect_number``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Checkout Sessions: create, retrieve, list, expire, line items; expiry on the clock.
 
 Shapes follow https://docs.stripe.com/api/checkout/sessions/object; only ``mode=payment``
-with ``line_items[*][price_data]`` is served (what the sites send, seed 003_).
+with ``line_items[*][price_data]`` is served (what the sites send: README, section
+'Selling', "Checkout").
 ``expires_at`` is accepted between 30 minutes and 24 hours after creation, default 24 h
 (https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-expires_at).
 """

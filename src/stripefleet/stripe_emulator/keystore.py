@@ -1,8 +1,9 @@
 """The emulator's API keys and the keys file.
 
 At start the emulator loads the keys file (JSON, mode 0600); when it holds no key
-pair, one test-mode pair is created and written (issue 3, "Running it"). The control
-API adds pairs and expires secret keys; each change is written back at once.
+pair, one test-mode pair is created and written (README, section 'The Stripe emulator',
+"Keys"). The control API adds pairs and expires secret keys; each change is written back
+at once.
 
 File shape::
 

@@ -1,10 +1,11 @@
 """Paying a Checkout Session with a test card: the pay page and the control API share this.
 
-Success (issue 3, "Paying"): the session becomes ``complete``/``paid`` with a succeeded
-PaymentIntent; events ``payment_intent.created`` (first attempt), ``charge.succeeded``,
-``payment_intent.succeeded``, ``checkout.session.completed``. Decline: a failed charge,
-the PaymentIntent back to ``requires_payment_method`` with ``last_payment_error``;
-events ``charge.failed``, ``payment_intent.payment_failed``; the session stays open.
+Success (README, section 'The Stripe emulator', "Paying"): the session becomes
+``complete``/``paid`` with a succeeded PaymentIntent; events ``payment_intent.created``
+(first attempt), ``charge.succeeded``, ``payment_intent.succeeded``,
+``checkout.session.completed``. Decline: a failed charge, the PaymentIntent back to
+``requires_payment_method`` with ``last_payment_error``; events ``charge.failed``,
+``payment_intent.payment_failed``; the session stays open.
 A number that is no test card: Stripe's ``incorrect_number``, nothing recorded.
 """
 
