@@ -9,10 +9,19 @@ service it calls) raises :class:`ApiError` or one of its subclasses; each app's
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from flask import Response, jsonify, request
+
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+class _HasSession(Protocol):
+    session: Any
+
 
 #: Werkzeug's HTTP errors -> our codes.
 HTTP_CODES = {
@@ -122,3 +131,28 @@ def json_body(max_bytes: int = MAX_JSON_BYTES, *, example: str = "") -> dict[str
 def ok(status: int = 200, **data: Any) -> tuple[Response, int]:
     """``{"success": true, **data}`` with ``status``."""
     return jsonify(success=True, **data), status
+
+
+def transactional(db: _HasSession) -> Callable[[_View], _View]:
+    """A view decorator: the request's one commit point.
+
+    The view (and the services it calls, which only flush) runs; when it returns, the
+    session is committed; when it raises (an :class:`ApiError` included), everything it
+    wrote is rolled back and the exception goes on to the app's error handlers. Each app
+    makes its own: ``transactional = common.web.transactional(db)``.
+    """
+
+    def decorator(view: _View) -> _View:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                result = view(*args, **kwargs)
+            except BaseException:
+                db.session.rollback()
+                raise
+            db.session.commit()
+            return result
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
