@@ -69,7 +69,7 @@ def original_loop(urls: list[str]) -> float:
     # process, whose peak RSS is the benchmark's memory figure; requests would add
     # 5.1 MB to it (ru_maxrss 35.1 -> 40.3 MB, measured). requests is also only in
     # the dev extra (an optional dependency), not in stripefleet's own.
-    import requests
+    import requests  # lazy: kept out of the --child engine's measured RSS (above)
 
     started = time.perf_counter()
     for s in urls:

@@ -56,7 +56,7 @@ class LazyGroup(click.Group):
             return None
         module_name, attr = target.split(":")
         try:
-            # Lazy on purpose (start-up cost, measured in the module docstring).
+            # lazy: a measured start-up cost (figures in the module docstring).
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if exc.name and module_name.startswith(exc.name):

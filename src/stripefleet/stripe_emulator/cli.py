@@ -57,15 +57,15 @@ def stripe_emulator(host: str, port: int, keys_file: Path | None, state_file: Pa
     # Imported here, not at the top (a measured start-up cost): only serving needs them,
     # and at the top they made `stripefleet stripe-emulator --help` take a median 0.31 s
     # (0.27-0.59) instead of 0.09 s (0.09-0.12), 9 runs each on 2 CPUs. No import cycle.
-    from aiohttp import web  # start-up cost: aiohttp.web, only to serve
+    from aiohttp import web  # lazy: start-up cost (above), only serving needs it
 
-    from stripefleet.stripe_emulator.app import (  # start-up cost: the app, only to serve
+    from stripefleet.stripe_emulator.app import (  # lazy: start-up cost (above)
         MaskingAccessLogger,
         create_app,
     )
-    from stripefleet.stripe_emulator.keystore import KeyStore  # start-up cost, as above
-    from stripefleet.stripe_emulator.runtime import Emulator  # start-up cost, as above
-    from stripefleet.stripe_emulator.state import StateFile  # start-up cost, as above
+    from stripefleet.stripe_emulator.keystore import KeyStore  # lazy: start-up cost (above)
+    from stripefleet.stripe_emulator.runtime import Emulator  # lazy: start-up cost (above)
+    from stripefleet.stripe_emulator.state import StateFile  # lazy: start-up cost (above)
 
     config = EmulatorConfig(
         keys_file=(keys_file or default_keys_file(state_file)).resolve(),

@@ -33,6 +33,6 @@ __all__ = sorted(_NAMES)
 
 def __getattr__(name: str) -> Any:
     if name in _NAMES:
-        # Lazy: an import at the top would load fleet.py twice under ``python -m`` (above).
+        # lazy: an import at the top would load fleet.py twice under ``python -m`` (above).
         return getattr(importlib.import_module(_NAMES[name]), name)
     raise AttributeError(f"module 'stripefleet.testing' has no attribute {name!r}")
