@@ -173,7 +173,8 @@ def test_imports_inside_functions_say_why() -> None:
                 if isinstance(inner, ast.Import | ast.ImportFrom):
                     text = " ".join(lines[inner.lineno - 1: (inner.end_lineno or inner.lineno)])
                     if "# lazy:" not in text:
-                        unexplained.append(f"{module}:{inner.lineno}: {lines[inner.lineno - 1].strip()}")
+                        line = lines[inner.lineno - 1].strip()
+                        unexplained.append(f"{module}:{inner.lineno}: {line}")
     assert not sorted(set(unexplained)), "imports inside functions without '# lazy: why':\n" + \
         "\n".join(sorted(set(unexplained)))
 

@@ -121,33 +121,39 @@ def engine_options(url: str) -> dict[str, Any]:
     return options
 
 
-def tune_engine(engine: sa.Engine) -> None:
+def tune_engine(engine: sa.Engine, *, immediate: bool = True) -> None:
     """:func:`tune_sqlite` on a SQLite engine, :func:`ping_when_idle` on any other."""
     if engine.dialect.name == "sqlite":
-        tune_sqlite(engine)
+        tune_sqlite(engine, immediate=immediate)
     else:
         ping_when_idle(engine)
 
 
-def tune_sqlite(engine: sa.Engine) -> None:
-    """WAL, a busy timeout, foreign keys and ``BEGIN IMMEDIATE`` transactions for SQLite.
+def tune_sqlite(engine: sa.Engine, *, immediate: bool = True) -> None:
+    """WAL, a busy timeout, foreign keys and (``immediate``) ``BEGIN IMMEDIATE`` for SQLite.
 
-    WAL lets a web app and its worker share the file. Taking the write lock when a
-    transaction begins means a read-then-write never fails halfway with "database is
-    locked" (SQLAlchemy's pysqlite recipe, "Serializable isolation / Savepoints /
-    Transactional DDL": https://docs.sqlalchemy.org/en/20/dialects/sqlite.html).
-    The listeners are on this engine only.
+    WAL lets a web app and its worker share the file. With ``immediate``, pysqlite's
+    own transaction handling is off and every transaction takes the write lock when it
+    begins, so a read-then-write never fails halfway with "database is locked"
+    (SQLAlchemy's pysqlite recipe, "Serializable isolation / Savepoints / Transactional
+    DDL": https://docs.sqlalchemy.org/en/20/dialects/sqlite.html); the site needs it
+    for its conditional stock updates. Without it, readers never wait for a writer
+    (the dashboard, whose worker writes while pages read). The listeners are on this
+    engine only.
     """
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
+        if immediate:
+            dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if immediate:
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(connection: sa.Connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from stripefleet.common.crypto import SecretBox
+from stripefleet.common.db import tune_engine
 from stripefleet.dashboard.config import load_config
 from stripefleet.dashboard.extensions import csrf, db, login_manager, migrate
 
@@ -44,6 +45,10 @@ def create_app(config: dict[str, Any] | None = None, *,
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,  # type: ignore[method-assign]
                                 x_host=hops)
     db.init_app(app)
+    with app.app_context():
+        # WAL and a busy timeout on this app's engine only (web app and worker share
+        # the file); readers do not take the write lock.
+        tune_engine(db.engine, immediate=False)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     login_manager.init_app(app)
     csrf.init_app(app)

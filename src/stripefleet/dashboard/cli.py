@@ -209,9 +209,9 @@ def serve(instance_dir: Path | None, host: str, port: int, workers: int) -> None
 def create_user(instance_dir: Path | None, email: str, role: str, password_stdin: bool,
                 generate_password: bool) -> None:
     """Create a user (passwords never on the command line)."""
+    from stripefleet.common.web import ApiError
     from stripefleet.dashboard.audit import services as audit
     from stripefleet.dashboard.auth import services
-    from stripefleet.dashboard.errors import DashboardError
     from stripefleet.dashboard.extensions import db
 
     if password_stdin == generate_password:
@@ -222,7 +222,7 @@ def create_user(instance_dir: Path | None, email: str, role: str, password_stdin
     with app.app_context():
         try:
             user = services.create_user(email, role, password)
-        except DashboardError as exc:
+        except ApiError as exc:
             raise click.ClickException(f"{exc.code}: {exc.message}") from None
         audit.record("user.create", subject=user.email, actor="cli", details={"role": role})
         created = user.email
@@ -263,8 +263,8 @@ def sites() -> None:
 @click.argument("file", type=click.File("r", encoding="utf-8"))
 def import_sites(instance_dir: Path | None, file: Any) -> None:
     """Add the sites of a sites file (one base URL a line, '#' comments)."""
+    from stripefleet.common.web import ApiError
     from stripefleet.dashboard.audit import services as audit
-    from stripefleet.dashboard.errors import DashboardError
     from stripefleet.dashboard.extensions import db
     from stripefleet.dashboard.sites import services
 
@@ -272,7 +272,7 @@ def import_sites(instance_dir: Path | None, file: Any) -> None:
     with app.app_context():
         try:
             result = services.import_sites(services.parse_sites_file(file.read()))
-        except DashboardError as exc:
+        except ApiError as exc:
             raise click.ClickException(f"{exc.code}: {exc.message}") from None
         audit.record("site.import", actor="cli", details={"added": len(result["added"]),
                                                           "existing": len(result["existing"])})

@@ -9,40 +9,30 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from stripefleet.common.crypto import SecretBox
+from stripefleet.common.web import transactional as _transactional
 
 db = SQLAlchemy()
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 
-
-def utcnow() -> datetime:
-    """Now, UTC, naive (the database stores naive UTC timestamps)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+#: A view's one commit point (``common.web.transactional`` on this app's session).
+transactional = _transactional(db)
 
 
 def isoformat(moment: datetime | None) -> str | None:
-    """``2026-11-21T09:30:00Z`` for a naive UTC timestamp, None for None."""
+    """``2026-11-21T09:30:00Z`` (UTC, whole seconds) for a timestamp, None for None.
+
+    Timestamps are aware UTC (``common.db.utcnow``, ``NaiveUTCDateTime`` columns); a
+    naive one is taken as UTC.
+    """
     if moment is None:
         return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.replace(microsecond=0).isoformat() + "Z"
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # type: ignore[no-untyped-def]
-    """SQLite: WAL and a busy timeout, so that the web app and the worker share the file."""
-    module = type(dbapi_connection).__module__
-    if not module.startswith("sqlite3"):
-        return
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
 
 
 def get_box(app: Flask | None = None) -> SecretBox:

@@ -7,19 +7,19 @@ from typing import Any, cast
 from flask import Response, jsonify, request
 from flask_login import current_user
 
+from stripefleet.common.web import ApiError
 from stripefleet.dashboard.auth.models import User
-from stripefleet.dashboard.errors import DashboardError
 
 
 def json_body() -> dict[str, Any]:
     """The request's JSON object.
 
     Raises:
-        DashboardError: ``invalid_json`` when the body is not a JSON object.
+        ApiError: ``invalid_json`` when the body is not a JSON object.
     """
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise DashboardError("invalid_json", "Send a JSON object (Content-Type: application/json).")
+        raise ApiError("invalid_json", "Send a JSON object (Content-Type: application/json).")
     return data
 
 

@@ -171,8 +171,8 @@ def _host_authorized() -> bool:
 
 
 def _dashboard_propagate() -> Any:
+    from stripefleet.common.web import ApiError
     from stripefleet.dashboard.auth.security import check_role
-    from stripefleet.dashboard.errors import DashboardError
     from stripefleet.dashboard.http import acting_user
     from stripefleet.dashboard.rollouts.services import create_rollout
     from stripefleet.dashboard.rollouts.tasks import enqueue_rollout
@@ -180,7 +180,7 @@ def _dashboard_propagate() -> Any:
     check_role("operator")
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise DashboardError("invalid_json", "Send {\"publishable_key\": \"pk_test_...\"}.")
+        raise ApiError("invalid_json", "Send {\"publishable_key\": \"pk_test_...\"}.")
     rollout = create_rollout(acting_user(), setting=PUBLISHABLE_KEY,
                              value=data.get("publishable_key"), targets={"all": True},
                              chunk_size=current_app.config["CHUNK_SIZE"])

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from stripefleet.dashboard.extensions import db, utcnow
+from stripefleet.common.db import utcnow
+from stripefleet.dashboard.extensions import db
 from stripefleet.dashboard.rollouts import runner
 from stripefleet.dashboard.rollouts.models import RolloutTarget
 from stripefleet.dashboard.sites.models import Site

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from stripefleet.dashboard.errors import DashboardError
+from stripefleet.common.web import ApiError
 from stripefleet.dashboard.extensions import db
 from stripefleet.dashboard.sites import services
 
@@ -27,7 +27,7 @@ def test_sites_list_from_config_is_registered_once(make_app: Any) -> None:
 @pytest.mark.parametrize("line", ["https://a.fr colour=red", "https://a.fr?x=1", "a.fr"])
 def test_sites_file_bad_lines(line: str) -> None:
     """Unknown words, queries and bare hosts are refused with the line number."""
-    with pytest.raises(DashboardError, match="Line 1"):
+    with pytest.raises(ApiError, match="Line 1"):
         services.parse_sites_file(line)
 
 

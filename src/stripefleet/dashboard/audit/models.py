@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from stripefleet.dashboard.extensions import db, isoformat, utcnow
+from stripefleet.common.db import NaiveUTCDateTime, utcnow
+from stripefleet.dashboard.extensions import db, isoformat
 
 
 class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
@@ -17,7 +18,7 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(NaiveUTCDateTime, default=utcnow, index=True)
     actor: Mapped[str | None] = mapped_column(String(254))
     action: Mapped[str] = mapped_column(String(64), index=True)
     outcome: Mapped[str] = mapped_column(String(16), default="ok")

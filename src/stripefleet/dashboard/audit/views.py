@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 
+from stripefleet.common.web import ApiError
 from stripefleet.dashboard.audit import services
 from stripefleet.dashboard.auth.security import require_role
-from stripefleet.dashboard.errors import DashboardError
 from stripefleet.dashboard.http import ok
 
 bp = Blueprint("audit", __name__)
@@ -45,7 +45,7 @@ def export() -> Any:
         return Response(json.dumps(events, indent=1), mimetype="application/json",
                         headers={"Content-Disposition": "attachment; filename=audit.json"})
     if fmt != "csv":
-        raise DashboardError("invalid_format", "format is csv or json.")
+        raise ApiError("invalid_format", "format is csv or json.")
     for event in events:
         event["details"] = json.dumps(event["details"], sort_keys=True)
     return Response(services.to_csv(events, services.EXPORT_FIELDS), mimetype="text/csv",

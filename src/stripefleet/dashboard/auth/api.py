@@ -6,11 +6,11 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from stripefleet.common.web import ApiError
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.auth import services
 from stripefleet.dashboard.auth.models import User
 from stripefleet.dashboard.auth.security import check_role, require_role
-from stripefleet.dashboard.errors import DashboardError
 from stripefleet.dashboard.extensions import db
 from stripefleet.dashboard.http import acting_user, json_body, ok
 
@@ -48,7 +48,7 @@ def create_user() -> Any:
 @require_role("owner")
 def update_user(user_id: int) -> Any:
     """Body ``{"role"?, "active"?}`` -> ``{"user"}`` (owners; not themselves)."""
-    from stripefleet.dashboard.errors import NotFound
+    from stripefleet.common.web import NotFound
 
     user = db.session.get(User, user_id)
     if user is None:
@@ -88,7 +88,7 @@ def list_tokens() -> Any:
     try:
         user_id = int(request.args.get("user_id") or actor.id)
     except ValueError:
-        raise DashboardError("invalid_query", "user_id is a whole number.") from None
+        raise ApiError("invalid_query", "user_id is a whole number.") from None
     if every or user_id != actor.id:
         check_role("owner")
     rows = services.list_tokens(user_id=None if every else user_id)

@@ -8,7 +8,8 @@ from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from stripefleet.dashboard.extensions import db, isoformat, utcnow
+from stripefleet.common.db import NaiveUTCDateTime, utcnow
+from stripefleet.dashboard.extensions import db, isoformat
 
 #: Roles, weakest first (issue 5, "Who may do what").
 ROLES = ("viewer", "operator", "owner")
@@ -30,9 +31,9 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    locked_until: Mapped[datetime | None] = mapped_column(NaiveUTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(NaiveUTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(NaiveUTCDateTime, default=None)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
 
@@ -59,9 +60,9 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
-    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(NaiveUTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(NaiveUTCDateTime, default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(NaiveUTCDateTime, default=None)
 
     user: Mapped[User] = relationship(back_populates="tokens")
 

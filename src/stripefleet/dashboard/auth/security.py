@@ -19,10 +19,10 @@ from flask import Flask, g, jsonify, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from stripefleet.common.web import ApiError, Forbidden
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.auth.models import User
 from stripefleet.dashboard.auth.services import user_for_token
-from stripefleet.dashboard.errors import DashboardError, Forbidden
 from stripefleet.dashboard.extensions import csrf, db, login_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -98,8 +98,8 @@ def init_security(app: Flask) -> None:
             return jsonify(success=False, error="internal_error", message=message), 500
         return message, 500
 
-    @app.errorhandler(DashboardError)
-    def _refused(exc: DashboardError) -> Any:
+    @app.errorhandler(ApiError)
+    def _refused(exc: ApiError) -> Any:
         db.session.rollback()
         if wants_json():
             return jsonify(exc.as_dict()), exc.status
@@ -119,7 +119,7 @@ def deny(action: str, message: str) -> Forbidden:
 def check_role(role: str) -> None:
     """Raise 401 (or redirect) without a user, 403 (audited) below ``role``."""
     if not current_user.is_authenticated:
-        raise DashboardError("not_authenticated", "Log in or send an API token.", status=401)
+        raise ApiError("not_authenticated", "Log in or send an API token.", status=401)
     if not current_user.has_role(role):
         raise deny(role, f"This needs the {role} role; you are {current_user.role}.")
 

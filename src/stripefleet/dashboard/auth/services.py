@@ -20,9 +20,10 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
+from stripefleet.common.db import utcnow
+from stripefleet.common.web import ApiError, Conflict, NotFound
 from stripefleet.dashboard.auth.models import ROLES, ApiToken, User
-from stripefleet.dashboard.errors import Conflict, DashboardError, NotFound
-from stripefleet.dashboard.extensions import db, utcnow
+from stripefleet.dashboard.extensions import db
 
 TOKEN_PREFIX = "sfd_"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
@@ -31,17 +32,17 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
-class LoginFailed(DashboardError):
+class LoginFailed(ApiError):
     """Wrong email or password (one message for both), or the account is locked."""
 
     status = 401
 
 
 def normalize_email(email: str) -> str:
-    """Trim and lower-case; raises DashboardError ``invalid_email`` when malformed."""
+    """Trim and lower-case; raises ApiError ``invalid_email`` when malformed."""
     value = (email or "").strip().lower()
     if not _EMAIL.fullmatch(value) or len(value) > 254:
-        raise DashboardError("invalid_email", "Give a valid email address.")
+        raise ApiError("invalid_email", "Give a valid email address.")
     return value
 
 
@@ -49,15 +50,15 @@ def create_user(email: str, role: str, password: str) -> User:
     """Create a user (flushes).
 
     Raises:
-        DashboardError: ``invalid_email``, ``invalid_role`` (not viewer, operator or
+        ApiError: ``invalid_email``, ``invalid_role`` (not viewer, operator or
             owner), ``weak_password`` (fewer than 12 characters).
         Conflict: ``user_exists``.
     """
     email = normalize_email(email)
     if role not in ROLES:
-        raise DashboardError("invalid_role", f"The role must be one of {', '.join(ROLES)}.")
+        raise ApiError("invalid_role", f"The role must be one of {', '.join(ROLES)}.")
     if len(password or "") < 12:
-        raise DashboardError("weak_password", "The password needs at least 12 characters.")
+        raise ApiError("weak_password", "The password needs at least 12 characters.")
     if db.session.scalar(select(User).where(User.email == email)):
         raise Conflict("user_exists", f"A user with the email {email} already exists.")
     user = User(email=email, role=role, password_hash=_hasher.hash(password))
@@ -202,18 +203,18 @@ def update_user(actor: User, user: User, changes: dict[str, object]) -> User:
     """Change another user's ``role`` and/or ``active`` flag (flushes).
 
     Raises:
-        DashboardError: ``invalid_role``, ``unknown_field``.
+        ApiError: ``invalid_role``, ``unknown_field``.
         Conflict: ``cannot_change_self`` (an owner cannot demote or disable themselves,
             so that the last owner never locks everyone out).
     """
     unknown = set(changes) - {"role", "active"}
     if unknown:
-        raise DashboardError("unknown_field", f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        raise ApiError("unknown_field", f"Unknown field(s): {', '.join(sorted(unknown))}.")
     if user.id == actor.id:
         raise Conflict("cannot_change_self", "Ask another owner to change your own account.")
     if "role" in changes:
         if changes["role"] not in ROLES:
-            raise DashboardError("invalid_role", f"The role must be one of {', '.join(ROLES)}.")
+            raise ApiError("invalid_role", f"The role must be one of {', '.join(ROLES)}.")
         user.role = str(changes["role"])
     if "active" in changes:
         user.active = bool(changes["active"])

@@ -8,11 +8,11 @@ from urllib.parse import urlparse
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
+from stripefleet.common.web import ApiError, NotFound
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.auth import services
 from stripefleet.dashboard.auth.models import ROLES, User
 from stripefleet.dashboard.auth.security import require_role
-from stripefleet.dashboard.errors import DashboardError, NotFound
 from stripefleet.dashboard.extensions import db
 from stripefleet.dashboard.http import acting_user
 
@@ -72,7 +72,7 @@ def add_user() -> Any:
     try:
         user = services.create_user(request.form.get("email", ""), request.form.get("role", ""),
                                     request.form.get("password", ""))
-    except DashboardError as exc:
+    except ApiError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("auth.users"))
@@ -96,7 +96,7 @@ def change_user(user_id: int) -> Any:
                "active": bool(request.form.get("active"))}
     try:
         services.update_user(actor._get_current_object(), user, changes)
-    except DashboardError as exc:
+    except ApiError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("auth.users"))

@@ -7,9 +7,9 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request
 
 from stripefleet.common.keys import SETTINGS
+from stripefleet.common.web import ApiError
 from stripefleet.dashboard.audit.services import to_csv
 from stripefleet.dashboard.auth.security import require_role
-from stripefleet.dashboard.errors import DashboardError
 from stripefleet.dashboard.history import services
 from stripefleet.dashboard.http import ok
 from stripefleet.dashboard.rollouts.models import STATES
@@ -54,6 +54,6 @@ def export() -> Any:
         return Response(json.dumps(rows, indent=1), mimetype="application/json",
                         headers={"Content-Disposition": "attachment; filename=history.json"})
     if fmt != "csv":
-        raise DashboardError("invalid_format", "format is csv or json.")
+        raise ApiError("invalid_format", "format is csv or json.")
     return Response(to_csv(rows, services.EXPORT_FIELDS), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=history.csv"})

@@ -84,13 +84,13 @@ def get(rollout_id: int) -> Any:
     ``state`` (targets in that state), ``limit`` and ``offset`` (paging)."""
     from flask import request
 
-    from stripefleet.dashboard.errors import DashboardError
+    from stripefleet.common.web import ApiError
 
     try:
         limit = int(request.args["limit"]) if request.args.get("limit") else None
         offset = int(request.args.get("offset") or 0)
     except ValueError:
-        raise DashboardError("invalid_query", "limit and offset are whole numbers.") from None
+        raise ApiError("invalid_query", "limit and offset are whole numbers.") from None
     return ok(**rollout_payload(services.get_rollout(rollout_id),
                                 state=request.args.get("state") or None,
                                 limit=limit, offset=max(offset, 0)))

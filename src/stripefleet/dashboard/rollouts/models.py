@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from stripefleet.dashboard.extensions import db, isoformat, utcnow
+from stripefleet.common.db import NaiveUTCDateTime, utcnow
+from stripefleet.dashboard.extensions import db, isoformat
 
 KINDS = ("push", "dry_run", "retry", "rollback")
 #: Rollout states (DESIGN.md section 4).
@@ -43,9 +44,9 @@ class Rollout(db.Model):  # type: ignore[name-defined,misc]
     selection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("rollouts.id"), default=None)
     created_by: Mapped[str | None] = mapped_column(String(254))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(default=None)
-    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(NaiveUTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(NaiveUTCDateTime, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(NaiveUTCDateTime, default=None)
     chunk_count: Mapped[int] = mapped_column(default=0)
     total: Mapped[int] = mapped_column(default=0)
     recap: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)
@@ -90,7 +91,7 @@ class RolloutTarget(db.Model):  # type: ignore[name-defined,misc]
     chunk: Mapped[int] = mapped_column(default=0)
     state: Mapped[str] = mapped_column(String(20), default="pending")
     claim_token: Mapped[str | None] = mapped_column(String(64), default=None)
-    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(NaiveUTCDateTime, default=None)
     claims: Mapped[int] = mapped_column(default=0)
     http_status: Mapped[int | None] = mapped_column(default=None)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -105,7 +106,7 @@ class RolloutTarget(db.Model):  # type: ignore[name-defined,misc]
     value_enc: Mapped[str | None] = mapped_column(Text, default=None)
     backup_value_enc: Mapped[str | None] = mapped_column(Text, default=None)
     backup_taken: Mapped[bool] = mapped_column(default=False)
-    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(NaiveUTCDateTime, default=None)
 
     rollout: Mapped[Rollout] = relationship(back_populates="targets")
 
@@ -134,4 +135,4 @@ class PushedValue(db.Model):  # type: ignore[name-defined,misc]
     value_enc: Mapped[str] = mapped_column(Text)
     fingerprint: Mapped[str] = mapped_column(String(16))
     rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"))
-    pushed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    pushed_at: Mapped[datetime] = mapped_column(NaiveUTCDateTime, default=utcnow)

@@ -29,9 +29,10 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, or_, select, update
 
+from stripefleet.common.db import utcnow
 from stripefleet.common.keys import MASTER_API_KEY, PUBLISHABLE_KEY, fingerprint, mask
 from stripefleet.dashboard.audit import services as audit
-from stripefleet.dashboard.extensions import db, get_box, utcnow
+from stripefleet.dashboard.extensions import db, get_box
 from stripefleet.dashboard.rollouts import engine_adapter as engine
 from stripefleet.dashboard.rollouts import slots
 from stripefleet.dashboard.rollouts.models import (

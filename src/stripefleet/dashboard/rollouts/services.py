@@ -21,9 +21,9 @@ from stripefleet.common.keys import (
     mask,
     normalize_value,
 )
+from stripefleet.common.web import ApiError, Conflict, NotFound
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.auth.models import User
-from stripefleet.dashboard.errors import Conflict, DashboardError, NotFound
 from stripefleet.dashboard.extensions import db, get_box
 from stripefleet.dashboard.rollouts.models import (
     FAILED_TARGET_STATES,
@@ -62,7 +62,7 @@ def parse_options(raw: dict[str, Any] | None) -> dict[str, Any]:
     """Validated engine options with defaults (seconds, requests per second).
 
     Raises:
-        DashboardError: ``invalid_option`` naming the option and its range.
+        ApiError: ``invalid_option`` naming the option and its range.
     """
     raw = dict(raw or {})
     options: dict[str, Any] = {}
@@ -74,22 +74,22 @@ def parse_options(raw: dict[str, Any] | None) -> dict[str, Any]:
         try:
             number = kind(value)
         except (TypeError, ValueError):
-            raise DashboardError("invalid_option", f"{name} must be a number.") from None
+            raise ApiError("invalid_option", f"{name} must be a number.") from None
         if not low <= number <= high:
-            raise DashboardError("invalid_option", f"{name} must be between {low} and {high}.")
+            raise ApiError("invalid_option", f"{name} must be between {low} and {high}.")
         options[name] = number
     if raw:
-        raise DashboardError("invalid_option", f"Unknown option(s): {', '.join(sorted(raw))}.")
+        raise ApiError("invalid_option", f"Unknown option(s): {', '.join(sorted(raw))}.")
     return options
 
 
 def _value(setting: str, raw: Any) -> str:
     if not isinstance(raw, str) or not raw.strip():
-        raise DashboardError("missing_value", "Give the value to push.")
+        raise ApiError("missing_value", "Give the value to push.")
     try:
         return normalize_value(setting, raw)
     except InvalidValue as exc:
-        raise DashboardError(exc.code, str(exc)) from None
+        raise ApiError(exc.code, str(exc)) from None
 
 
 def _new_rollout(user: User | None, *, kind: str, setting: str, value: str | None,
@@ -152,7 +152,7 @@ def create_rollout(user: User, *, setting: str, value: Any, targets: dict[str, A
         chunk_size: targets per Huey task.
 
     Raises:
-        DashboardError: ``unknown_setting``, ``missing_value``, a format code
+        ApiError: ``unknown_setting``, ``missing_value``, a format code
             (``invalid_publishable_key_format``...), ``invalid_option``,
             ``invalid_targets``, ``no_targets``, ``missing_api_key``.
         Forbidden: the role does not allow this setting.

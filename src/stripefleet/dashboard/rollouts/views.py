@@ -8,8 +8,8 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from stripefleet.common.keys import SETTINGS, is_secret
+from stripefleet.common.web import ApiError, Forbidden
 from stripefleet.dashboard.auth.security import require_role
-from stripefleet.dashboard.errors import DashboardError, Forbidden
 from stripefleet.dashboard.extensions import db
 from stripefleet.dashboard.http import acting_user
 from stripefleet.dashboard.rollouts import services
@@ -34,7 +34,7 @@ def _launch(make: Callable[[], Rollout], back: str) -> Any:
         rollout = make()
     except Forbidden:
         raise
-    except DashboardError as exc:
+    except ApiError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(back)
@@ -112,7 +112,7 @@ def halt(rollout_id: int) -> Any:
         db.session.commit()
     except Forbidden:
         raise
-    except DashboardError as exc:
+    except ApiError as exc:
         db.session.rollback()
         flash(exc.message, "error")
     return redirect(url_for("rollouts.show", rollout_id=rollout_id))

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Blueprint
 
+from stripefleet.common.web import ApiError
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.auth.security import require_role
-from stripefleet.dashboard.errors import DashboardError
 from stripefleet.dashboard.extensions import db
 from stripefleet.dashboard.http import json_body, ok
 from stripefleet.dashboard.queue import task
@@ -73,7 +73,7 @@ def import_sites() -> Any:
     """Body ``{"text": "<sites file>"}`` -> ``{"added": [urls], "existing": [urls]}``."""
     text = json_body().get("text")
     if not isinstance(text, str):
-        raise DashboardError("missing_text", "Send the sites file's content as \"text\".")
+        raise ApiError("missing_text", "Send the sites file's content as \"text\".")
     result = services.import_sites(services.parse_sites_file(text))
     audit.record("site.import", details={"added": len(result["added"]),
                                          "existing": len(result["existing"])})

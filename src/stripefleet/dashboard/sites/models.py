@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from stripefleet.dashboard.extensions import db, isoformat, utcnow
+from stripefleet.common.db import NaiveUTCDateTime, utcnow
+from stripefleet.dashboard.extensions import db, isoformat
 
 ENVIRONMENTS = ("test", "prod")
 
@@ -37,8 +38,8 @@ class Site(db.Model):  # type: ignore[name-defined,misc]
     health_error: Mapped[str | None] = mapped_column(String(64), default=None)
     observed: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     drift: Mapped[list[str]] = mapped_column(JSON, default=list)
-    last_verified_at: Mapped[datetime | None] = mapped_column(default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_verified_at: Mapped[datetime | None] = mapped_column(NaiveUTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(NaiveUTCDateTime, default=utcnow)
 
     @property
     def all_tags(self) -> list[str]:

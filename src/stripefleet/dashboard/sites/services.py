@@ -13,6 +13,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
+from stripefleet.common.db import utcnow
 from stripefleet.common.keys import (
     MASTER_API_KEY,
     PUBLISHABLE_KEY,
@@ -23,8 +24,8 @@ from stripefleet.common.keys import (
     mask,
     normalize_value,
 )
-from stripefleet.dashboard.errors import Conflict, DashboardError, NotFound
-from stripefleet.dashboard.extensions import db, get_box, utcnow
+from stripefleet.common.web import ApiError, Conflict, NotFound
+from stripefleet.dashboard.extensions import db, get_box
 from stripefleet.dashboard.sites.models import ENVIRONMENTS, Site
 
 _TAG = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
@@ -34,11 +35,11 @@ def normalize_url(raw: str) -> str:
     """A site's base URL without trailing slash.
 
     Raises:
-        DashboardError: ``invalid_url`` when it is not ``http(s)://host[...]``.
+        ApiError: ``invalid_url`` when it is not ``http(s)://host[...]``.
     """
     url = (raw or "").strip().rstrip("/")
     if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
-        raise DashboardError("invalid_url", "A site URL looks like https://shop.example.fr.")
+        raise ApiError("invalid_url", "A site URL looks like https://shop.example.fr.")
     return url
 
 
@@ -52,7 +53,7 @@ def _tags(raw: Any) -> list[str]:
         if not tag:
             continue
         if not _TAG.fullmatch(tag):
-            raise DashboardError("invalid_tag", "Tags are letters, digits, '_', '-' or '.'.")
+            raise ApiError("invalid_tag", "Tags are letters, digits, '_', '-' or '.'.")
         if tag not in tags:
             tags.append(tag)
     return tags
@@ -61,7 +62,7 @@ def _tags(raw: Any) -> list[str]:
 def _environment(raw: Any) -> str:
     env = str(raw or "test").strip().lower()
     if env not in ENVIRONMENTS:
-        raise DashboardError("invalid_environment", "The environment is test or prod.")
+        raise ApiError("invalid_environment", "The environment is test or prod.")
     return env
 
 
@@ -75,7 +76,7 @@ def _set_api_key(site: Site, api_key: str | None) -> None:
     try:
         value = normalize_value(MASTER_API_KEY, api_key)
     except InvalidValue as exc:
-        raise DashboardError(exc.code, str(exc)) from None
+        raise ApiError(exc.code, str(exc)) from None
     site.api_key_enc = get_box().encrypt(value)
     site.api_key_fingerprint = fingerprint(value)
 
@@ -101,7 +102,7 @@ def create_site(url: str, *, name: str | None = None, environment: str | None = 
     """Register a site (flushes).
 
     Raises:
-        DashboardError: ``invalid_url``, ``invalid_tag``, ``invalid_environment``,
+        ApiError: ``invalid_url``, ``invalid_tag``, ``invalid_environment``,
             ``invalid_api_key_format``.
         Conflict: ``site_exists`` (same URL).
     """
@@ -120,12 +121,12 @@ def update_site(site: Site, changes: dict[str, Any]) -> Site:
     """Apply ``changes`` (name, environment, tags, enabled, api_key: "" = fleet key).
 
     Raises:
-        DashboardError: as :func:`create_site`, or ``unknown_field``.
+        ApiError: as :func:`create_site`, or ``unknown_field``.
     """
     allowed = {"name", "environment", "tags", "enabled", "api_key", "url"}
     unknown = set(changes) - allowed
     if unknown:
-        raise DashboardError("unknown_field", f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        raise ApiError("unknown_field", f"Unknown field(s): {', '.join(sorted(unknown))}.")
     if "url" in changes:
         url = normalize_url(changes["url"])
         other = db.session.scalar(select(Site).where(Site.url == url))
@@ -149,7 +150,7 @@ def parse_sites_file(text: str) -> list[dict[str, Any]]:
     """Entries of a sites file: ``[{"url", "name", "environment", "tags"}]``.
 
     Raises:
-        DashboardError: ``invalid_sites_file`` naming the line number.
+        ApiError: ``invalid_sites_file`` naming the line number.
     """
     entries: dict[str, dict[str, Any]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -163,10 +164,10 @@ def parse_sites_file(text: str) -> list[dict[str, Any]]:
             for word in words[1:]:
                 key, sep, value = word.partition("=")
                 if not sep or key not in ("name", "env", "tags"):
-                    raise DashboardError("invalid_url", f"unexpected word {word[:40]!r}")
+                    raise ApiError("invalid_url", f"unexpected word {word[:40]!r}")
                 entry[{"env": "environment"}.get(key, key)] = value
-        except DashboardError as exc:
-            raise DashboardError("invalid_sites_file",
+        except ApiError as exc:
+            raise ApiError("invalid_sites_file",
                                  f"Line {number} of the sites file: {exc.message}") from None
         entries.setdefault(url, entry)
     return list(entries.values())
@@ -201,13 +202,13 @@ def api_key_for(site: Site) -> str:
     """The key to send as ``X-API-Key`` to ``site``: its own, else the fleet's.
 
     Raises:
-        DashboardError: ``missing_api_key`` when neither exists.
+        ApiError: ``missing_api_key`` when neither exists.
     """
     if site.api_key_enc:
         return get_box().decrypt(site.api_key_enc)
     key = current_app.config.get("TEMPLATE_MASTER_API_KEY")
     if not key:
-        raise DashboardError("missing_api_key",
+        raise ApiError("missing_api_key",
                              f"{site.url} has no API key and TEMPLATE_MASTER_API_KEY is not set.")
     return str(key)
 
@@ -220,30 +221,30 @@ def select_sites(selection: dict[str, Any]) -> list[Site]:
             ``{"site_ids": [1, 2]}``.
 
     Raises:
-        DashboardError: ``invalid_targets`` (bad shape) or ``no_targets`` (empty).
+        ApiError: ``invalid_targets`` (bad shape) or ``no_targets`` (empty).
     """
     sites = list_sites(enabled_only=True)
     if selection.get("site_ids") is not None:
         try:
             wanted = {int(i) for i in selection["site_ids"]}
         except (TypeError, ValueError):
-            raise DashboardError("invalid_targets", "site_ids is a list of site ids.") from None
+            raise ApiError("invalid_targets", "site_ids is a list of site ids.") from None
         sites = [s for s in sites if s.id in wanted]
     elif selection.get("tag"):
         tag = str(selection["tag"])
         sites = [s for s in sites if tag in s.all_tags]
     elif not selection.get("all", True):
-        raise DashboardError("invalid_targets",
+        raise ApiError("invalid_targets",
                              'Targets are {"all": true}, {"tag": T} or {"site_ids": [...]}.')
     if not sites:
-        raise DashboardError("no_targets", "No enabled site matches these targets.")
+        raise ApiError("no_targets", "No enabled site matches these targets.")
     return sites
 
 
 def known_setting(setting: str) -> str:
-    """``setting`` when it is one of the four, else DashboardError ``unknown_setting``."""
+    """``setting`` when it is one of the four, else ApiError ``unknown_setting``."""
     if setting not in SETTINGS:
-        raise DashboardError("unknown_setting",
+        raise ApiError("unknown_setting",
                              f"The setting is one of {', '.join(SETTINGS)}.")
     return setting
 

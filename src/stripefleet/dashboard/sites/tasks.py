@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, current_app
 from huey import Huey, crontab
 
-from stripefleet.dashboard.errors import DashboardError
+from stripefleet.common.web import ApiError
 from stripefleet.dashboard.extensions import db
 
 
@@ -38,7 +38,7 @@ def verify_fleet() -> int:
     for site in services.list_sites(enabled_only=True):
         try:
             key = services.api_key_for(site)
-        except DashboardError:
+        except ApiError:
             services.record_snapshot(site, False, "missing_api_key", {}, {})
             continue
         by_url[site.url] = site.id

@@ -7,9 +7,9 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from stripefleet.common.keys import SETTINGS
+from stripefleet.common.web import ApiError
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.auth.security import require_role
-from stripefleet.dashboard.errors import DashboardError
 from stripefleet.dashboard.extensions import db
 from stripefleet.dashboard.queue import task
 from stripefleet.dashboard.sites import services
@@ -35,7 +35,7 @@ def add() -> Any:
                                     environment=request.form.get("environment") or None,
                                     tags=request.form.get("tags") or None,
                                     api_key=request.form.get("api_key") or None)
-    except DashboardError as exc:
+    except ApiError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("sites.fleet"))
@@ -55,7 +55,7 @@ def import_file() -> Any:
         request.form.get("text", "")
     try:
         result = services.import_sites(services.parse_sites_file(text))
-    except DashboardError as exc:
+    except ApiError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("sites.fleet"))
@@ -84,7 +84,7 @@ def edit(site_id: int) -> Any:
         changes["api_key"] = ""
     try:
         services.update_site(site, changes)
-    except DashboardError as exc:
+    except ApiError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("sites.edit", site_id=site_id))
