@@ -36,6 +36,7 @@ test: $(STAMP_DEV) chromium
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_architecture.py
 
 bench: $(STAMP_DEV)
 	$(BIN)/python -m bench $(BENCH_ARGS)
