@@ -33,3 +33,20 @@ def test_home_must_be_a_folder(tmp_path: Path) -> None:
     file.write_text("")
     with pytest.raises(config.ConfigError, match="STRIPEFLEET_HOME"):
         config.load({"STRIPEFLEET_HOME": str(file)})
+
+
+def test_dotenv_is_read_under_the_environment(tmp_path: Path) -> None:
+    """A ``.env`` file gives values the environment lacks; the environment wins."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("STRIPE_PUBLISHABLE_KEY=pk_test_fromDotenv1\n"
+                      "TEMPLATE_MASTER_API_KEY=dotenv-key-0123456789\n")
+    cfg = config.load({"TEMPLATE_MASTER_API_KEY": "env-key-0123456789abc"}, dotenv_path=dotenv)
+    assert cfg.api_key == "env-key-0123456789abc"
+    assert cfg.values == {"stripe_publishable_key": "pk_test_fromDotenv1"}
+
+
+def test_every_variable_is_declared() -> None:
+    """The configuration table lists the CLI's five variables, secrets without a value."""
+    names = [row[0] for row in config.config_table()]
+    assert names == ["TEMPLATE_MASTER_API_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET_KEY",
+                     "STRIPE_WEBHOOK_SECRET", "STRIPEFLEET_HOME"]

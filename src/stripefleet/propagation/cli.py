@@ -1,10 +1,12 @@
-"""``stripefleet push | verify | backup | rollback | history`` (issue 2, section 3).
+"""``stripefleet push | verify | backup | rollback | history`` (README, "Pushing keys to
+the fleet").
 
 Exit codes: 0 when every target is ``ok`` or ``changed`` (or ``would change`` in a dry
 run), 1 when any failed, was unreachable or was skipped, 2 for a usage error or an
 invalid value (before any request), 130 when interrupted. The API key comes from
 ``TEMPLATE_MASTER_API_KEY`` only; secret values from the environment or
-``--value-stdin`` only (seed 002_: never on the command line).
+``--value-stdin`` only, never from the command line. The tuning options' defaults are
+the engine's (``types.ENGINE_DEFAULTS``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from stripefleet.propagation.engine import verify as verify_targets
 from stripefleet.propagation.output import Reporter, warn
 from stripefleet.propagation.sitesfile import SitesFile, SitesFileError, load_sites
 from stripefleet.propagation.types import (
+    ENGINE_DEFAULTS,
     PushOptions,
     SiteSnapshot,
     Target,
@@ -51,20 +54,27 @@ class UsageFailure(click.ClickException):
 
 def engine_options(func: F) -> F:
     """The tuning options every networked command shares."""
+    defaults = ENGINE_DEFAULTS
     options = [
-        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=8.0,
-                     show_default=True, help="Seconds per request (seed 002_: 8)."),
-        click.option("--concurrency", type=click.IntRange(1, 1000), default=10,
-                     show_default=True, help="Requests in flight across the fleet at most."),
-        click.option("--rate", type=click.FloatRange(min=0), default=5.0, show_default=True,
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+                     default=defaults.timeout, show_default=True,
+                     help="Seconds per request (the troubleshooting guide's default)."),
+        click.option("--concurrency", type=click.IntRange(1, 1000),
+                     default=defaults.concurrency, show_default=True,
+                     help="Requests in flight across the fleet at most."),
+        click.option("--rate", type=click.FloatRange(min=0), default=defaults.rate,
+                     show_default=True,
                      help="Requests per second to any one site at most (0: no limit)."),
-        click.option("--retries", type=click.IntRange(0, 20), default=3, show_default=True,
+        click.option("--retries", type=click.IntRange(0, 20), default=defaults.retries,
+                     show_default=True,
                      help="Retries after a transient failure (connect error, timeout, "
                           "429, 500, 502, 503, 504)."),
-        click.option("--backoff-base", type=click.FloatRange(min=0), default=0.5,
-                     show_default=True, help="First backoff in seconds (doubles, jittered)."),
-        click.option("--retry-after-cap", type=click.FloatRange(min=0), default=60.0,
-                     show_default=True, help="Longest Retry-After honoured, seconds."),
+        click.option("--backoff-base", type=click.FloatRange(min=0),
+                     default=defaults.backoff_base, show_default=True,
+                     help="First backoff in seconds (doubles, jittered)."),
+        click.option("--retry-after-cap", type=click.FloatRange(min=0),
+                     default=defaults.retry_after_cap, show_default=True,
+                     help="Longest Retry-After honoured, seconds."),
         click.option("--allow-insecure-http", is_flag=True,
                      help="Allow secrets over http:// to a non-loopback host."),
         click.option("--verbose", "-v", is_flag=True, help="Add fingerprints and messages."),

@@ -1,8 +1,14 @@
-"""The CLI's configuration: the one place the propagation commands read ``os.environ``.
+"""The CLI's configuration: its declared options, read by ``common.config``.
+
+The propagation commands read ``os.environ`` here only, through
+:func:`stripefleet.common.config.load_options`: defaults, then a ``.env`` file in the
+working directory (it never overrides the environment), then the environment. A value
+that does not parse stops the command (exit 2) with a message naming the variable,
+never a secret's value. The variables (README, "Configuration"):
 
 | variable | default | meaning |
 |---|---|---|
-| ``TEMPLATE_MASTER_API_KEY`` | (none) | the fleet's API key, sent as ``X-API-Key`` (seed 002_) |
+| ``TEMPLATE_MASTER_API_KEY`` | (none) | the fleet's API key, sent as ``X-API-Key`` |
 | ``STRIPE_PUBLISHABLE_KEY`` | (none) | value for ``push``/``verify stripe_publishable_key`` |
 | ``STRIPE_SECRET_KEY`` | (none) | value for ``stripe_secret_key`` (never on a command line) |
 | ``STRIPE_WEBHOOK_SECRET`` | (none) | value for ``stripe_webhook_secret`` |
@@ -18,21 +24,52 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from stripefleet.common.config import ConfigError, Option, load_options, option_table, text
 from stripefleet.common.keys import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET
+
+__all__ = ["API_KEY_ENV", "HOME_ENV", "OPTIONS", "VALUE_ENV", "CliConfig", "ConfigError",
+           "config_table", "load"]
 
 API_KEY_ENV: Final = "TEMPLATE_MASTER_API_KEY"
 HOME_ENV: Final = "STRIPEFLEET_HOME"
 DEFAULT_HOME: Final = "~/.local/state/stripefleet"
-#: setting -> the environment variable its value may come from (issue 2, section 3).
+#: setting -> the environment variable its value may come from.
 VALUE_ENV: Final = {
     PUBLISHABLE_KEY: "STRIPE_PUBLISHABLE_KEY",
     SECRET_KEY: "STRIPE_SECRET_KEY",
     WEBHOOK_SECRET: "STRIPE_WEBHOOK_SECRET",
 }
+#: The CLI owns no variable prefix: its variables are the fleet's, shared with the site
+#: and the dashboard (and ``STRIPEFLEET_...`` names with their tests), so it refuses none
+#: as unknown. No variable name starts with a NUL character.
+_NO_PREFIX: Final = "\0"
 
 
-class ConfigError(ValueError):
-    """A malformed environment variable; the message names it and says what to do."""
+def _folder(raw: str) -> Path:
+    """The state folder, absolute (``~`` expanded); refused when it is not a folder."""
+    home = Path(raw.strip()).expanduser().absolute()
+    if home.exists() and not home.is_dir():
+        raise ValueError("is not a folder; point it at a folder (it will hold history.jsonl)")
+    return home
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(API_KEY_ENV, text, None,
+           "the fleet's API key, sent as `X-API-Key`; environment only, never a "
+           "command-line option", secret=True),
+    Option(VALUE_ENV[PUBLISHABLE_KEY], text, None,
+           "value for `push`/`verify stripe_publishable_key` when neither `--value` nor "
+           "`--value-stdin` is given"),
+    Option(VALUE_ENV[SECRET_KEY], text, None,
+           "value for `push`/`verify stripe_secret_key` (or `--value-stdin`; never `--value`)",
+           secret=True),
+    Option(VALUE_ENV[WEBHOOK_SECRET], text, None,
+           "value for `push`/`verify stripe_webhook_secret` (or `--value-stdin`; never "
+           "`--value`)", secret=True),
+    Option(HOME_ENV, _folder, None,
+           f"folder of the CLI's `history.jsonl` (folder 0700, file 0600); `{DEFAULT_HOME}` "
+           "when unset"),
+)
 
 
 @dataclass(frozen=True)
@@ -57,21 +94,35 @@ class CliConfig:
         return self.home / "history.jsonl"
 
 
-def load(environ: Mapping[str, str] | None = None) -> CliConfig:
-    """Read the configuration from ``environ`` (default: ``os.environ``).
+def load(environ: Mapping[str, str] | None = None, *,
+         dotenv_path: Path | None = Path(".env")) -> CliConfig:
+    """Read the configuration (see the module docstring).
+
+    Args:
+        environ: the environment (default ``os.environ``).
+        dotenv_path: a ``.env`` file read under the environment when it exists.
 
     Raises:
-        ConfigError: ``STRIPEFLEET_HOME`` names something that is not a folder.
+        ConfigError: a variable that does not parse (``STRIPEFLEET_HOME`` naming
+            something that is not a folder).
     """
-    env = os.environ if environ is None else environ
-    home = Path(env.get(HOME_ENV) or DEFAULT_HOME).expanduser().absolute()
-    if home.exists() and not home.is_dir():
-        raise ConfigError(f"{HOME_ENV}={home} is not a folder; point it at a folder "
-                          "(it will hold history.jsonl).")
-    api_key = (env.get(API_KEY_ENV) or "").strip() or None
-    values = {setting: env[name] for setting, name in VALUE_ENV.items() if env.get(name)}
+    config = load_options(OPTIONS, prefix=_NO_PREFIX, environ=environ,
+                          dotenv_path=dotenv_path)
+    home = config[HOME_ENV]
+    if home is None:
+        try:
+            home = _folder(DEFAULT_HOME)
+        except ValueError as exc:
+            raise ConfigError(f"{DEFAULT_HOME} {exc}; or set {HOME_ENV}") from None
+    values = {setting: config[name] for setting, name in VALUE_ENV.items() if config[name]}
     try:
         operator = getpass.getuser()
     except (KeyError, OSError):
         operator = f"uid:{os.getuid()}"
-    return CliConfig(api_key=api_key, values=values, home=home, operator=operator)
+    return CliConfig(api_key=config[API_KEY_ENV] or None, values=values, home=home,
+                     operator=operator)
+
+
+def config_table() -> list[tuple[str, str, str]]:
+    """``(variable, default, meaning)`` rows for the README's configuration table."""
+    return option_table(OPTIONS)

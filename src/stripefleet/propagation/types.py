@@ -1,6 +1,7 @@
 """The propagation engine's plain values: what goes in (targets, options) and what
-comes out (one result per target, a recap). No Flask, no aiohttp in here, so that the
-CLI, the dashboard's worker and the tests share them (DESIGN.md section 4).
+comes out (one result per target, a recap), and the engine's defaults
+(:class:`EngineDefaults`). No Flask, no aiohttp in here, so that the CLI, the dashboard's
+worker and the tests share them (README, "Pushing keys to the fleet").
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ import enum
 from collections.abc import Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 
 class TargetState(str, enum.Enum):  # noqa: UP042 (str() stays the member name)
-    """Where one target of a rollout stands (DESIGN.md section 4).
+    """Where one target of a rollout stands (README, "Pushing keys to the fleet": States).
 
     ``ok``: the site already had the value (nothing changed). ``changed``: the PUT
     changed it and the read-back matched. ``would_change``: a dry run found a different
@@ -61,7 +62,7 @@ class Target:
 
 class SharedSlots(Protocol):
     """Request slots shared by several runs: ``async with shared.slot(): ...`` holds one
-    for the time of one HTTP request (see ``dashboard.rollouts.slots``)."""
+    for the time of one HTTP request (the dashboard's ``rollouts.slots``)."""
 
     def slot(self) -> AbstractAsyncContextManager[object]:
         """An async context manager that waits for a free slot and holds it."""
@@ -69,15 +70,46 @@ class SharedSlots(Protocol):
 
 
 @dataclass(frozen=True)
+class EngineDefaults:
+    """The engine's tuning defaults, written once: :class:`PushOptions` takes its
+    defaults from :data:`ENGINE_DEFAULTS`, and so do the CLI's options (``--timeout``...)
+    and the dashboard's rollout options. Times in seconds, rates in requests per second.
+
+    Attributes:
+        timeout: per request (the troubleshooting guide's ``--timeout``: 8).
+        concurrency: requests in flight across the whole fleet at most.
+        rate: requests per second to any one site at most (the original propagation
+            script advises 5-10 req/s); 0 is no limit.
+        retries: extra attempts after a transient failure.
+        backoff_base: first backoff; doubles each attempt, with full jitter.
+        backoff_max: cap on one backoff.
+        retry_after_cap: cap on an honoured ``Retry-After``.
+    """
+
+    timeout: float = 8.0
+    concurrency: int = 10
+    rate: float = 5.0
+    retries: int = 3
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_cap: float = 60.0
+
+
+#: The engine's defaults (README, "Pushing keys to the fleet": Options).
+ENGINE_DEFAULTS: Final = EngineDefaults()
+
+
+@dataclass(frozen=True)
 class PushOptions:
-    """How a rollout runs. Times in seconds, rates in requests per second.
+    """How a rollout runs. Times in seconds, rates in requests per second; every
+    tuning default is :data:`ENGINE_DEFAULTS`'.
 
     Attributes:
         dry_run: only read each site's current fingerprint; send no PUT.
-        verify: read back after each PUT and compare fingerprints (DESIGN.md s. 4).
-        timeout: per request, seconds (seed 002_'s default: 8).
+        verify: read back after each PUT and compare fingerprints.
+        timeout: per request, seconds.
         concurrency: requests in flight across the whole fleet at most.
-        rate: requests per second to any one site at most (seed 000_: 5-10 req/s).
+        rate: requests per second to any one site at most; 0 is no limit.
         retries: extra attempts after a transient failure (connect error, timeout,
             429, 500, 502, 503, 504); 400/401/403/404 are never retried.
         backoff_base: first backoff, seconds; doubles each attempt, with full jitter.
@@ -93,13 +125,13 @@ class PushOptions:
 
     dry_run: bool = False
     verify: bool = True
-    timeout: float = 8.0
-    concurrency: int = 10
-    rate: float = 5.0
-    retries: int = 3
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    retry_after_cap: float = 60.0
+    timeout: float = ENGINE_DEFAULTS.timeout
+    concurrency: int = ENGINE_DEFAULTS.concurrency
+    rate: float = ENGINE_DEFAULTS.rate
+    retries: int = ENGINE_DEFAULTS.retries
+    backoff_base: float = ENGINE_DEFAULTS.backoff_base
+    backoff_max: float = ENGINE_DEFAULTS.backoff_max
+    retry_after_cap: float = ENGINE_DEFAULTS.retry_after_cap
     allow_insecure_http: bool = False
     shared_slots: SharedSlots | None = field(default=None, compare=False, repr=False)
 
@@ -196,8 +228,8 @@ class Recap:
                     or self.counts.get("skipped"))
 
     def line(self) -> str:
-        """``ok=.. changed=.. failed=.. unreachable=.. skipped=..`` (issue 2), plus the
-        dry-run and rollback counts when they are not zero."""
+        """``ok=.. changed=.. failed=.. unreachable=.. skipped=..`` (the CLI's recap line),
+        plus the dry-run and rollback counts when they are not zero."""
         keys = ["ok", "changed", "failed", "unreachable", "skipped"]
         keys += [k for k in ("would_change", "rolled_back") if self.counts.get(k)]
         return " ".join(f"{k}={self.counts.get(k, 0)}" for k in keys)
