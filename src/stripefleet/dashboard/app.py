@@ -7,11 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_migrate import upgrade
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from stripefleet.common.crypto import SecretBox
 from stripefleet.common.db import tune_engine
+from stripefleet.dashboard import models  # noqa: F401  (every table registered)
+from stripefleet.dashboard.audit import services as audit
+from stripefleet.dashboard.auth.security import init_security
 from stripefleet.dashboard.config import load_config
+from stripefleet.dashboard.errors import register_error_handlers
 from stripefleet.dashboard.extensions import csrf, db, login_manager, migrate
+from stripefleet.dashboard.queue import init_queue
+from stripefleet.dashboard.routes import register_blueprints
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
@@ -40,8 +48,6 @@ def create_app(config: dict[str, Any] | None = None, *,
 
     hops = int(settings.get("TRUSTED_PROXIES") or 0)
     if hops:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,  # type: ignore[method-assign]
                                 x_host=hops)
     db.init_app(app)
@@ -54,12 +60,8 @@ def create_app(config: dict[str, Any] | None = None, *,
     csrf.init_app(app)
     app.extensions["stripefleet_box"] = SecretBox(settings["ENCRYPTION_RING"])
 
-    from stripefleet.dashboard import models  # noqa: F401  (every table registered)
-    from stripefleet.dashboard.auth.security import init_security
-    from stripefleet.dashboard.queue import init_queue
-    from stripefleet.dashboard.routes import register_blueprints
-
     init_security(app)
+    register_error_handlers(app, audit=audit.record)
     init_queue(app)
     register_blueprints(app)
     app.add_template_filter(utc_time, "utc")
@@ -82,8 +84,6 @@ def utc_time(value: datetime | str | None, empty: str = "") -> str:
 
 def ensure_schema(app: Flask) -> None:
     """Apply the Alembic migrations (``flask db upgrade``) to the app's database."""
-    from flask_migrate import upgrade
-
     with app.app_context():
         upgrade(directory=MIGRATIONS_DIR)
 

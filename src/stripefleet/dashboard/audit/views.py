@@ -1,4 +1,7 @@
-"""The audit log's page, JSON list and exports (CSV, JSON)."""
+"""The audit log's page, JSON list and exports (CSV, JSON); read-only, so no commit.
+
+The role guard is ``http.require_role``: the audit log sits below ``auth`` (which
+writes audit rows) and imports nothing of it."""
 
 from __future__ import annotations
 
@@ -9,8 +12,7 @@ from flask import Blueprint, Response, render_template, request
 
 from stripefleet.common.web import ApiError
 from stripefleet.dashboard.audit import services
-from stripefleet.dashboard.auth.security import require_role
-from stripefleet.dashboard.http import ok
+from stripefleet.dashboard.http import ok, require_role
 
 bp = Blueprint("audit", __name__)
 
