@@ -1,4 +1,7 @@
-"""JSON API: who am I, users (owners), API tokens."""
+"""JSON API: who am I, users (owners), API tokens.
+
+A call that writes commits once, through ``@transactional`` (the services only flush);
+a refusal rolls everything back (README, "JSON API")."""
 
 from __future__ import annotations
 
@@ -6,13 +9,13 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from stripefleet.common.web import ApiError
+from stripefleet.common.web import ApiError, NotFound
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.auth import services
 from stripefleet.dashboard.auth.models import User
-from stripefleet.dashboard.auth.security import check_role, require_role
-from stripefleet.dashboard.extensions import db
-from stripefleet.dashboard.http import acting_user, json_body, ok
+from stripefleet.dashboard.auth.security import acting_user, check_role, require_role
+from stripefleet.dashboard.extensions import db, transactional
+from stripefleet.dashboard.http import json_body, ok
 
 bp = Blueprint("auth_api", __name__, url_prefix="/api")
 
@@ -34,22 +37,21 @@ def list_users() -> Any:
 
 @bp.post("/users")
 @require_role("owner")
+@transactional
 def create_user() -> Any:
     """Body ``{"email", "role", "password"}`` -> 201 ``{"user": ...}`` (owners)."""
     data = json_body()
     user = services.create_user(str(data.get("email", "")), str(data.get("role", "")),
                                 str(data.get("password", "")))
     audit.record("user.create", subject=user.email, details={"role": user.role})
-    db.session.commit()
     return ok(201, user=user.as_dict())
 
 
 @bp.patch("/users/<int:user_id>")
 @require_role("owner")
+@transactional
 def update_user(user_id: int) -> Any:
     """Body ``{"role"?, "active"?}`` -> ``{"user"}`` (owners; not themselves)."""
-    from stripefleet.common.web import NotFound
-
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound("user_not_found", f"There is no user #{user_id}.")
@@ -57,18 +59,17 @@ def update_user(user_id: int) -> Any:
     services.update_user(acting_user(), user, changes)
     audit.record("user.update", subject=user.email,
                  details={k: changes[k] for k in ("role", "active") if k in changes})
-    db.session.commit()
     return ok(user=user.as_dict())
 
 
 @bp.post("/tokens")
 @require_role("viewer")
+@transactional
 def create_token() -> Any:
     """A new API token for the caller -> 201 ``{"token": "sfd_..."}``, shown once."""
     user = acting_user()
     row, token = services.create_token(user)
     audit.record("token.create", subject=user.email, details={"prefix": row.prefix})
-    db.session.commit()
     return ok(201, token=token, prefix=row.prefix)
 
 
@@ -97,6 +98,7 @@ def list_tokens() -> Any:
 
 @bp.delete("/tokens/<int:token_id>")
 @require_role("viewer")
+@transactional
 def revoke_token(token_id: int) -> Any:
     """Revoke an API token (the caller's own; an owner's, anyone's) -> ``{"token": {...}}``
     as ``GET /api/tokens`` shows it. Again on a revoked token: 200, the same row.
@@ -107,5 +109,4 @@ def revoke_token(token_id: int) -> Any:
     if revoked:
         audit.record("token.revoke", subject=row.user.email,
                      details={"prefix": row.prefix, "token_id": row.id})
-        db.session.commit()
     return ok(token=row.as_dict())

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from stripefleet.common.db import NaiveUTCDateTime, utcnow
 from stripefleet.dashboard.extensions import db, isoformat
 
-#: Roles, weakest first (issue 5, "Who may do what").
+#: Roles, weakest first (README, "Users, roles, tokens").
 ROLES = ("viewer", "operator", "owner")
 
 

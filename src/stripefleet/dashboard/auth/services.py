@@ -4,6 +4,10 @@ Passwords are hashed with argon2-cffi's ``PasswordHasher`` (argon2id, its defaul
 follow RFC 9106). API tokens are 256-bit random strings shown once; only their SHA-256
 is stored (a token is high-entropy, so a fast hash is enough to make a leaked table
 useless).
+
+Every function here only flushes; the caller commits (a view's ``@transactional``, a CLI
+command). One exception: a token's last use, written in its own short transaction
+(:func:`_note_use`).
 """
 
 from __future__ import annotations
@@ -139,12 +143,17 @@ LAST_USED_EVERY = timedelta(minutes=1)
 
 
 def _note_use(row: ApiToken) -> None:
-    """Record when a token was last used (naive UTC), at most every ``LAST_USED_EVERY``.
+    """Record when a token was last used, at most every ``LAST_USED_EVERY``.
 
-    Bookkeeping rather than the request's business, so it is written in a short
-    transaction of its own: a GET, which commits nothing, records it too, and a request
-    that fails keeps it. The Tokens page shows it, so that an owner can tell an idle
-    token from one a script still uses before revoking it.
+    The one commit of a service, and on purpose (``docs/architecture.md``, "A request,
+    a task, a command": its documented exceptions): the row is updated in a short
+    transaction of its own, on its own connection (``db.engine.begin()``, committed
+    when the block ends), not in the request's session. It is bookkeeping rather than
+    the request's business: a GET, which commits nothing, records it too, and a
+    request that fails and rolls back keeps it. It runs while the request is
+    authenticated (``auth.security``'s ``before_request``), at most once a minute per
+    token, so it costs one UPDATE a minute per active token. The Tokens page shows it,
+    so that an owner can tell an idle token from one a script still uses.
     """
     now = utcnow()
     if row.last_used_at is not None and now - row.last_used_at < LAST_USED_EVERY:

@@ -1,4 +1,10 @@
-"""Log in, log out, the owners' users page and the API tokens page."""
+"""Log in, log out, the owners' users page and the API tokens page.
+
+A view that writes commits once, through ``@transactional`` (the services only flush).
+A form the service refuses (``ApiError``) is answered with a flash message and a
+redirect: the view rolls back what the service may have flushed before answering, so
+that ``transactional`` then commits nothing.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +18,8 @@ from stripefleet.common.web import ApiError, NotFound
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.auth import services
 from stripefleet.dashboard.auth.models import ROLES, User
-from stripefleet.dashboard.auth.security import require_role
-from stripefleet.dashboard.extensions import db
-from stripefleet.dashboard.http import acting_user
+from stripefleet.dashboard.auth.security import acting_user, require_role
+from stripefleet.dashboard.extensions import db, transactional
 
 bp = Blueprint("auth", __name__)
 
@@ -27,6 +32,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@transactional
 def login() -> Any:
     """The login form; failures count towards the lockout (audited)."""
     if request.method == "GET":
@@ -39,20 +45,18 @@ def login() -> Any:
     except services.LoginFailed as exc:
         audit.record("auth.login", subject=email.strip().lower()[:254], outcome="denied",
                      actor="anonymous", details={"error": exc.code})
-        db.session.commit()
         return render_template("login.html", error=exc.message, email=email), exc.status
     login_user(user)
     audit.record("auth.login", subject=user.email, actor=user.email)
-    db.session.commit()
     return redirect(_safe_next(request.args.get("next")))
 
 
 @bp.post("/logout")
 @require_role("viewer")
+@transactional
 def logout() -> Any:
     """End the session."""
     audit.record("auth.logout", subject=current_user.email)
-    db.session.commit()
     logout_user()
     return redirect(url_for("auth.login"))
 
@@ -67,6 +71,7 @@ def users() -> Any:
 
 @bp.post("/users")
 @require_role("owner")
+@transactional
 def add_user() -> Any:
     """Create a user from the form."""
     try:
@@ -77,17 +82,15 @@ def add_user() -> Any:
         flash(exc.message, "error")
         return redirect(url_for("auth.users"))
     audit.record("user.create", subject=user.email, details={"role": user.role})
-    db.session.commit()
     flash(f"{user.email} can now log in as {user.role}.", "ok")
     return redirect(url_for("auth.users"))
 
 
 @bp.post("/users/<int:user_id>")
 @require_role("owner")
+@transactional
 def change_user(user_id: int) -> Any:
     """Change a user's role or active flag from the users page."""
-    from flask_login import current_user as actor
-
     user = db.session.get(User, user_id)
     if user is None:
         flash(f"There is no user #{user_id}.", "error")
@@ -95,13 +98,12 @@ def change_user(user_id: int) -> Any:
     changes = {"role": request.form.get("role", user.role),
                "active": bool(request.form.get("active"))}
     try:
-        services.update_user(actor._get_current_object(), user, changes)
+        services.update_user(acting_user(), user, changes)
     except ApiError as exc:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("auth.users"))
     audit.record("user.update", subject=user.email, details=changes)
-    db.session.commit()
     flash(f"{user.email} is now {user.role}{'' if user.active else ' (disabled)'}.", "ok")
     return redirect(url_for("auth.users"))
 
@@ -117,6 +119,7 @@ def tokens() -> Any:
 
 @bp.post("/tokens/<int:token_id>/revoke")
 @require_role("viewer")
+@transactional
 def revoke_token(token_id: int) -> Any:
     """Revoke a token from the tokens page (the caller's own; an owner's, anyone's)."""
     try:
@@ -127,7 +130,6 @@ def revoke_token(token_id: int) -> Any:
     if revoked:
         audit.record("token.revoke", subject=row.user.email,
                      details={"prefix": row.prefix, "token_id": row.id})
-        db.session.commit()
         flash(f"Token {row.prefix}… of {row.user.email} revoked: it is refused from now on.",
               "ok")
     else:
