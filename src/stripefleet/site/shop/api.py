@@ -2,7 +2,7 @@
 
 ``GET /api/products`` carries a strong ``ETag``; a page polling it with
 ``If-None-Match`` gets ``304 Not Modified`` (no body) until the stock or the catalogue
-changes, which is how open pages see a sale within seconds cheaply (issue 4).
+changes, which is how open pages see a sale within seconds cheaply.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The catalogue's table: ``products`` (issue 4, "Catalogue"; DESIGN.md section 5).
+"""The catalogue's table: ``products`` (README, "Selling": "Catalogue").
 
 Stock is three counters on the product row: ``stock`` (None: unlimited), ``reserved``
 (held by pending orders) and ``sold``. What can still be bought is
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from stripefleet.common.db import UTCDateTime, utcnow
 from stripefleet.site.extensions import db
 
-#: Product types (issue 4): sold with a stock count, or rented per day.
+#: Product types: sold with a stock count, or rented per day.
 PRODUCT = "product"
 EQUIPMENT = "equipment"
 PRODUCT_TYPES = (PRODUCT, EQUIPMENT)
@@ -70,10 +70,10 @@ class Product(db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def in_stock(self) -> bool:
-        """Seed 004_'s ``inStock``: at least one unit can be bought now."""
+        """``inStock`` of the webhook and stock notes: at least one unit can be bought now."""
         return self.available is None or self.available > 0
 
     @property
     def sold_out(self) -> bool:
-        """Every unit is sold (a sold artwork: the pages show "Vendu", seed 004_)."""
+        """Every unit is sold (a sold artwork: the pages show "Vendu")."""
         return self.stock is not None and self.sold >= self.stock

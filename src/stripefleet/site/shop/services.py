@@ -1,7 +1,8 @@
-"""The catalogue: list, find, import and edit products (issue 4, "Catalogue").
+"""The catalogue: list, find, import and edit products (README, "Selling": "Catalogue").
 
-Services only flush; the caller commits. Stock counters (``reserved``, ``sold``) are
-never written here: only ``checkout.reservations`` moves them, atomically.
+Services only flush; the caller commits (a view through ``extensions.transactional``, a
+command in the command). Stock counters (``reserved``, ``sold``) are never written here:
+only ``checkout.reservations`` moves them, atomically.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def product_json(product: Product) -> dict[str, Any]:
 
     ``price`` is in cents (for equipment: per unit and per day, also given as
     ``daily_rate``); ``available`` is None when the stock is unlimited; ``inStock`` is
-    seed 004_'s flag; ``soldOut`` is True once every unit is sold ("Vendu").
+    the flag of the webhook and stock notes; ``soldOut`` is True once every unit is sold
+    ("Vendu").
     """
     data: dict[str, Any] = {
         "id": product.id, "slug": product.slug, "name": product.name,
@@ -149,7 +151,8 @@ def upsert_product(values: dict[str, Any], where: str = "") -> str:
         ``created``, ``changed`` or ``unchanged``.
 
     Raises:
-        ProductError: ``stock`` below the units already reserved or sold.
+        ProductError: ``stock`` below the units already reserved or sold (raised before
+            anything is written).
     """
     product = db.session.scalar(sa.select(Product).where(Product.slug == values["slug"]))
     if product is None:
@@ -171,6 +174,22 @@ def upsert_product(values: dict[str, Any], where: str = "") -> str:
     db.session.flush()
     log.info("product %s changed: %s", product.slug, ", ".join(sorted(changes)))
     return "changed"
+
+
+def deactivate_product(product_id: int) -> Product | None:
+    """Hide a product from the catalogue and from checkout (its orders stay); flushes.
+
+    Returns:
+        The product, or None when no product has this id.
+    """
+    product = db.session.get(Product, product_id)
+    if product is None:
+        return None
+    if product.active:
+        product.active = False
+        db.session.flush()
+        log.info("product %s deactivated", product.slug)
+    return product
 
 
 def import_products(rows: Any) -> ImportReport:

@@ -1,15 +1,17 @@
-"""The storefront's pages, in French (issue 4, "Storefront pages"; seeds 003_, 004_).
+"""The storefront's pages, in French (README, "Selling": "Pages").
 
-Catalogue, product, cart (kept in the session cookie), checkout (a CSRF-protected form
-that redirects to the Checkout Session's URL), success (``?session_id=``, polls the
-order's status until the webhook lands), cancel, and login/registration. Open catalogue
-and product pages poll ``GET /api/products`` with ``If-None-Match`` every 2 s (304 when
-nothing changed) and swap "Ajouter au panier" for "Vendu" in place.
+Catalogue, product, cart (kept in the session cookie, ``cart``), checkout (a
+CSRF-protected form that redirects to the Checkout Session's URL), success
+(``?session_id=``, polls the order's status until the webhook lands), cancel, and
+login/registration. Open catalogue and product pages poll ``GET /api/products`` with
+``If-None-Match`` every 2 s (304 when nothing changed) and swap "Ajouter au panier" for
+"Vendu" in place.
+
+A page that writes commits once, through ``@transactional``; the checkout form's
+transaction script (``checkout.flow.run_checkout``) has its own commit points.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from flask import (
     Blueprint,
@@ -20,7 +22,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -39,37 +40,19 @@ from stripefleet.site.checkout.validation import (
     CheckoutRequest,
     ItemRequest,
 )
-from stripefleet.site.extensions import csrf, db
+from stripefleet.site.extensions import csrf, transactional
 from stripefleet.site.launch import services as launch
 from stripefleet.site.shop import services
-from stripefleet.site.shop.models import EQUIPMENT, Product
+from stripefleet.site.shop.models import EQUIPMENT
+from stripefleet.site.storefront import cart as session_cart
 
 bp = Blueprint("pages", __name__)
-CART = "cart"
 
 
 @bp.before_request
 def _check_csrf() -> None:
     if request.method == "POST":
         csrf.protect()
-
-
-def _cart() -> dict[str, dict[str, int]]:
-    cart = session.get(CART)
-    return cart if isinstance(cart, dict) else {}
-
-
-def _cart_lines() -> list[dict[str, Any]]:
-    lines = []
-    for key, entry in _cart().items():
-        product = services.find_product(key)
-        if product is None:
-            continue
-        days = int(entry.get("days", 1)) if product.type == EQUIPMENT else 1
-        quantity = int(entry.get("quantity", 1))
-        lines.append({"product": product, "quantity": quantity, "days": days,
-                      "amount": product.price * quantity * days})
-    return lines
 
 
 @bp.get("/")
@@ -90,7 +73,7 @@ def product_page(slug: str) -> str:
 @bp.get("/panier")
 def cart() -> str:
     """The cart, with the customer form and the "Payer" button."""
-    lines = _cart_lines()
+    lines = session_cart.lines()
     return render_template("shop/cart.html", lines=lines, info_fields=INFO_FIELDS,
                            total=sum(line["amount"] for line in lines),
                            customer=page_customer(),
@@ -111,12 +94,8 @@ def cart_add() -> Response:
     product = services.find_product(request.form.get("product_id", ""))
     if product is None:
         abort(404)
-    entries = _cart()
-    entry = entries.get(str(product.id), {"quantity": 0, "days": 1})
-    entry["quantity"] = min(entry["quantity"] + _form_int("quantity", 1, 1, 1000), 1000)
-    entry["days"] = _form_int("days", 1, 1, 365) if product.type == EQUIPMENT else 1
-    entries[str(product.id)] = entry
-    session[CART] = entries
+    days = _form_int("days", 1, 1, session_cart.MAX_DAYS) if product.type == EQUIPMENT else 1
+    session_cart.add(product, _form_int("quantity", 1, 1, session_cart.MAX_QUANTITY), days)
     flash(_("%(name)s was added to your cart.", name=product.name))
     return redirect(url_for("pages.cart"), 303)
 
@@ -124,20 +103,22 @@ def cart_add() -> Response:
 @bp.post("/panier/retirer")
 def cart_remove() -> Response:
     """Remove a product from the cart."""
-    entries = _cart()
-    entries.pop(request.form.get("product_id", ""), None)
-    session[CART] = entries
+    session_cart.remove(request.form.get("product_id", ""))
     return redirect(url_for("pages.cart"), 303)
 
 
 @bp.post("/panier/commander")
 def cart_checkout() -> Response:
-    """Create the Checkout Session for the cart and redirect to its payment page."""
+    """Create the Checkout Session for the cart and redirect to its payment page.
+
+    ``run_checkout`` commits (the reservation before Stripe is called, then the
+    session or the failure), so this view has no commit of its own.
+    """
     customer = page_customer()
     if customer is None and not current_app.config["SITE_GUEST_CHECKOUT"]:
         flash(_("Log in to pay."))
         return redirect(url_for("pages.login", next=url_for("pages.cart")), 303)
-    lines = _cart_lines()
+    lines = session_cart.lines()
     if not lines:
         return redirect(url_for("pages.cart"), 303)
     info = {name: request.form.get(name, "").strip() for name in INFO_FIELDS}
@@ -153,14 +134,15 @@ def cart_checkout() -> Response:
     except (StripeNotConfigured, StripeFailure):
         flash(_("Payment is unavailable for the moment; please try again later."))
     else:
-        session[CART] = {}
+        session_cart.save({})
         return redirect(order.checkout_url or url_for("pages.cart"), 303)
     return redirect(url_for("pages.cart"), 303)
 
 
 @bp.get("/commande/succes")
 def success() -> str:
-    """The success page (seed 003_'s ``success_url``); polls the order's status."""
+    """The success page (the Checkout Session's ``success_url``); polls the order's
+    status."""
     session_id = request.args.get("session_id", "")
     order = orders.order_by_session(session_id) if session_id else None
     return render_template("shop/success.html", order=order, session_id=session_id,
@@ -192,8 +174,10 @@ def cancel() -> str:
 
 
 @bp.route("/compte/connexion", methods=["GET", "POST"])
+@transactional
 def login() -> str | Response:
-    """Log in with e-mail and password (session cookie)."""
+    """Log in with e-mail and password (session cookie); an outdated password hash is
+    replaced on the way."""
     if request.method == "POST":
         try:
             customer = accounts.authenticate(request.form.get("email"),
@@ -201,23 +185,21 @@ def login() -> str | Response:
         except accounts.AccountError:
             flash(_("Wrong e-mail address or password."))
         else:
-            db.session.commit()
             login_user(customer)
             return redirect(_next_url(), 303)
     return render_template("shop/login.html", mode="login")
 
 
 @bp.route("/compte/inscription", methods=["GET", "POST"])
+@transactional
 def register() -> str | Response:
-    """Create an account and log in."""
+    """Create an account and log in (a refused registration writes nothing)."""
     if request.method == "POST":
         try:
             customer = accounts.register(request.form.get("email"), request.form.get("password"))
         except accounts.AccountError as exc:
-            db.session.rollback()
             flash(_("Registration refused: %(reason)s", reason=_(exc.code)))
         else:
-            db.session.commit()
             login_user(customer)
             return redirect(_next_url(), 303)
     return render_template("shop/login.html", mode="register")
@@ -234,10 +216,3 @@ def _next_url() -> str:
     target = request.args.get("next", "")
     return target if target.startswith("/") and not target.startswith("//") else url_for(
         "pages.catalogue")
-
-
-def product_state(product: Product) -> str:
-    """``available``, ``reserved`` (every unit held by pending orders) or ``sold``."""
-    if product.sold_out:
-        return "sold"
-    return "available" if product.in_stock else "reserved"

@@ -1,7 +1,8 @@
-"""The owner's admin area (issue 4): products (add, edit, deactivate), orders, events.
+"""The owner's admin area: products (add, edit, deactivate), orders, webhook events.
 
 Only for a logged-in owner (``stripefleet site create-owner``); anyone else gets 404, so
-the area does not reveal itself. Forms are CSRF-protected.
+the area does not reveal itself. Forms are CSRF-protected; a form that writes commits
+once, through ``@transactional``.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from werkzeug.wrappers import Response
 
 from stripefleet.site.accounts.auth import page_customer
 from stripefleet.site.checkout.models import Order
-from stripefleet.site.extensions import csrf, db
+from stripefleet.site.extensions import csrf, db, transactional
 from stripefleet.site.shop import services
-from stripefleet.site.shop.models import Product
 from stripefleet.site.webhooks.services import list_events
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -56,27 +56,24 @@ def products() -> str:
 
 
 @bp.post("/produits")
+@transactional
 def save_product() -> Response:
-    """Create or update a product by slug."""
+    """Create or update a product by slug (a refused row writes nothing)."""
     try:
         services.upsert_product(services.validate_row(_form_row()))
     except services.ProductError as exc:
-        db.session.rollback()
         flash(_("Not saved: %(field)s %(message)s", field=exc.field, message=exc.message))
     else:
-        db.session.commit()
         flash(_("Product saved."))
     return redirect(url_for("admin.products"), 303)
 
 
 @bp.post("/produits/<int:product_id>/desactiver")
+@transactional
 def deactivate(product_id: int) -> Response:
     """Hide a product from the catalogue (its orders stay)."""
-    product = db.session.get(Product, product_id)
-    if product is None:
+    if services.deactivate_product(product_id) is None:
         abort(404)
-    product.active = False
-    db.session.commit()
     flash(_("Product deactivated."))
     return redirect(url_for("admin.products"), 303)
 
