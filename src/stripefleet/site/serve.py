@@ -1,9 +1,9 @@
 """Serve a site app: waitress (one process, threads) or gunicorn (N worker processes).
 
 waitress is the default: it runs anywhere, on SQLite or PostgreSQL. gunicorn with
-several workers is for PostgreSQL deployments and the concurrency tests of issue 4;
-each worker builds its own app from the same overrides, and the failed API-key counter
-is shared between them only with ``SITE_RATELIMIT_STORAGE_URI=redis://...``.
+several workers is for PostgreSQL deployments (README, "A site"); each worker builds
+its own app from the same overrides, and the failed API-key counter is shared between
+them only with ``SITE_RATELIMIT_STORAGE_URI=redis://...``.
 """
 
 from __future__ import annotations
@@ -11,13 +11,36 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gunicorn.app.base import BaseApplication
+from waitress import serve
+
+from stripefleet.site.app import create_app
+
 
 def run_waitress(app: Any, *, host: str, port: int, threads: int) -> None:
     """Serve ``app`` with waitress until interrupted (blocks)."""
-    from waitress import serve
-
     serve(app, host=host, port=port, threads=threads, ident="stripefleet-site",
           channel_timeout=30)
+
+
+class SiteApplication(BaseApplication):  # type: ignore[misc]
+    """gunicorn's custom application: its options, and a site app built in each worker.
+
+    The recipe of gunicorn's "Custom Application" documentation
+    (https://docs.gunicorn.org/en/stable/custom.html).
+    """
+
+    def __init__(self, overrides: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+        self.overrides = dict(overrides)
+        self.options = dict(options)
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return create_app(self.overrides)
 
 
 def run_gunicorn(overrides: Mapping[str, Any], *, host: str, port: int, workers: int,
@@ -27,10 +50,6 @@ def run_gunicorn(overrides: Mapping[str, Any], *, host: str, port: int, workers:
     Args:
         overrides: the ``create_app`` overrides each worker builds its app with.
     """
-    from gunicorn.app.base import BaseApplication
-
-    from stripefleet.site.app import create_app
-
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -41,13 +60,4 @@ def run_gunicorn(overrides: Mapping[str, Any], *, host: str, port: int, workers:
         "accesslog": None,
         "proc_name": "stripefleet-site",
     }
-
-    class SiteApplication(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            return create_app(dict(overrides))
-
-    SiteApplication().run()
+    SiteApplication(overrides, options).run()

@@ -1,4 +1,5 @@
-"""``stripefleet site create-owner``: an owner account for the admin area (issue 4)."""
+"""``stripefleet site create-owner``: an owner account for the admin area
+(README, "Selling": "Pages")."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 
 import click
 
-from stripefleet.site.cli import build_app, instance_dir_option
+from stripefleet.site.accounts.services import AccountError, set_owner
+from stripefleet.site.cli.instance import build_app, instance_dir_option
+from stripefleet.site.extensions import db
 
 
 @click.command("create-owner")
@@ -17,9 +20,6 @@ from stripefleet.site.cli import build_app, instance_dir_option
 @instance_dir_option
 def create_owner(email: str, password_stdin: bool, instance_dir: Path | None) -> None:
     """Create an owner account, or make an existing account an owner with a new password."""
-    from stripefleet.site.accounts.services import AccountError, set_owner
-    from stripefleet.site.extensions import db
-
     password = sys.stdin.readline().rstrip("\r\n")
     app = build_app(instance_dir)
     with app.app_context():

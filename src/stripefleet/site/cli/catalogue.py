@@ -1,4 +1,5 @@
-"""``stripefleet site products ...``: load the catalogue from a JSON file (issue 4)."""
+"""``stripefleet site products import``: load the catalogue from a JSON file
+(README, "Selling": "Catalogue")."""
 
 from __future__ import annotations
 
@@ -7,17 +8,18 @@ from pathlib import Path
 
 import click
 
-from stripefleet.site.cli import build_app, instance_dir_option
+from stripefleet.site.cli.instance import build_app, instance_dir_option
+from stripefleet.site.extensions import db
+from stripefleet.site.shop.services import ProductError, import_products
+
+#: A small catalogue for demos: a unique artwork, a poster, an unlimited card and a
+#: rentable easel (``products import --sample``).
+SAMPLE = Path(__file__).resolve().parents[1] / "shop" / "sample_catalogue.json"
 
 
 @click.group("products")
 def products() -> None:
     """The site's catalogue."""
-
-
-#: A small catalogue for demos: a unique artwork, a poster, an unlimited card and a
-#: rentable easel (``products import --sample``).
-SAMPLE = Path(__file__).resolve().parent / "sample_catalogue.json"
 
 
 @products.command("import")
@@ -35,9 +37,6 @@ def import_command(file: Path | None, sample: bool, instance_dir: Path | None) -
     optional description, image_url, active. A bad row is reported with its index and
     field and nothing of the file is written (exit 1).
     """
-    from stripefleet.site.extensions import db
-    from stripefleet.site.shop.services import ProductError, import_products
-
     if (file is None) == (not sample):
         raise click.UsageError("give FILE or --sample (not both)")
     file = SAMPLE if sample else file
@@ -51,7 +50,7 @@ def import_command(file: Path | None, sample: bool, instance_dir: Path | None) -
         try:
             report = import_products(rows)
         except ProductError as exc:
-            db.session.rollback()
+            # No commit: leaving the app context rolls back the rows already upserted.
             raise click.ClickException(f"row {exc.field}: {exc.message}; nothing was "
                                        "imported") from None
         db.session.commit()
