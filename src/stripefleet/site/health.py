@@ -1,4 +1,4 @@
-"""``GET /api/health``: the site answers and its database works (seed 002_)."""
+"""``GET /api/health``: the site answers and its database works (README, "A site")."""
 
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ def health() -> Response | tuple[Response, int]:
     """200 ``{"success": true, "status": "ok", "database": "ok"}``.
 
     The database check reads the ``admin_settings`` table, so a database that is
-    down, unreachable or not migrated answers 503 ``database_unavailable``.
+    down, unreachable or not migrated answers 503 ``database_unavailable``. It writes
+    nothing: the failed read's transaction ends with the request (Flask-SQLAlchemy
+    removes the session when the app context ends).
     """
     try:
         db.session.execute(sa.text("SELECT 1 FROM admin_settings LIMIT 1")).all()
     except SQLAlchemyError as exc:
-        db.session.rollback()
         log.error("health check: database unavailable (%s)", type(exc).__name__)
         return error_response(503, "database_unavailable",
                               "The site's database does not answer; see the site's log.")

@@ -13,6 +13,9 @@ from pathlib import Path
 
 from flask import Flask
 
+from stripefleet.site.accounts import api, models
+from stripefleet.site.extensions import csrf, db, login_manager
+
 SESSION_KEY_FILE = "session.key"
 
 
@@ -31,9 +34,6 @@ def _session_key(instance_dir: Path) -> str:
 
 def init_app(app: Flask) -> None:
     """Register the accounts API; set up the session key, Flask-Login and CSRF."""
-    from stripefleet.site.accounts import api, models
-    from stripefleet.site.extensions import csrf, db, login_manager
-
     app.secret_key = app.config["SITE_SECRET_KEY"] or _session_key(app.config["INSTANCE_DIR"])
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)

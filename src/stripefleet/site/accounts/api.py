@@ -1,4 +1,4 @@
-"""``POST /api/auth/register`` and ``POST /api/auth/login`` (issue 4, "Customer accounts").
+"""``POST /api/auth/register`` and ``POST /api/auth/login`` (README, "Selling": "API").
 
 Both answer ``{"success": true, "token": "...", "customer": {"id", "email"}}``; send the
 token as ``Authorization: Bearer <token>``.
@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify
 from stripefleet.common.web import ApiError, json_body
 from stripefleet.site.accounts import services
 from stripefleet.site.accounts.models import Customer
-from stripefleet.site.extensions import db, limiter
+from stripefleet.site.extensions import limiter, transactional
 
 bp = Blueprint("accounts_api", __name__)
 
@@ -23,6 +23,7 @@ def _answer(customer: Customer, token: str) -> Response:
 
 @bp.post("/api/auth/register")
 @limiter.limit("30 per minute")
+@transactional
 def register() -> tuple[Response, int]:
     """Create an account: 201 with a token.
 
@@ -36,12 +37,12 @@ def register() -> tuple[Response, int]:
         raise ApiError(exc.code, exc.message,
                        409 if exc.code == "email_taken" else 400) from None
     token = services.issue_token(customer)
-    db.session.commit()
     return _answer(customer, token), 201
 
 
 @bp.post("/api/auth/login")
 @limiter.limit("10 per minute")
+@transactional
 def login() -> Response:
     """Log in: 200 with a new token.
 
@@ -53,5 +54,4 @@ def login() -> Response:
     except services.AccountError as exc:
         raise ApiError(exc.code, exc.message, status=401) from None
     token = services.issue_token(customer)
-    db.session.commit()
     return _answer(customer, token)

@@ -1,4 +1,5 @@
-"""``POST /saas_launch_site`` (seed 002_) and ``GET /api/export/launch-requests``.
+"""``POST /saas_launch_site`` (the troubleshooting guide) and
+``GET /api/export/launch-requests``.
 
 Launch: body ``{domain, email, type}`` -> ``{"success": true, "checkout_url",
 "session_id"}``; 400 ``invalid_domain``/``invalid_email``/``invalid_type`` with
@@ -18,7 +19,7 @@ from stripefleet.site.checkout.stripe_gateway import (
     client,
     create_checkout_session,
 )
-from stripefleet.site.extensions import db, limiter
+from stripefleet.site.extensions import limiter, transactional
 from stripefleet.site.launch import services
 from stripefleet.site.settings.api_keys import require_api_key
 
@@ -27,8 +28,13 @@ bp = Blueprint("launch_api", __name__)
 
 @bp.post("/saas_launch_site")
 @limiter.limit("30 per minute")
+@transactional
 def launch_site() -> Response | tuple[Response, int]:
-    """Open a launch request and its Checkout Session; see the module doc."""
+    """Open a launch request and its Checkout Session; see the module doc.
+
+    The request and its session id are committed together when the view returns; a
+    refusal from Stripe rolls the request back (nothing stored).
+    """
     body = json_body(8 * 1024)
     try:
         client()
@@ -45,10 +51,8 @@ def launch_site() -> Response | tuple[Response, int]:
     try:
         session = create_checkout_session(params, idempotency_key=f"launch-{row.reference}")
     except StripeFailure as exc:
-        db.session.rollback()
         raise ApiError(exc.code, exc.message, status=502) from None
     row.stripe_session_id = session["id"]
-    db.session.commit()
     return jsonify(success=True, checkout_url=session["url"], session_id=session["id"])
 
 

@@ -1,4 +1,5 @@
-"""The settings API (DESIGN.md section 3; seeds 000_ and 002_; issue 2, section 2).
+"""The settings API (README, "A site"): the contract of the original propagation script
+and of the troubleshooting guide.
 
 ``PUT /api/export/settings/<setting>`` and ``GET /api/export/settings[/<setting>]``
 need ``X-API-Key``; ``GET /api/stripe-pk`` and ``GET /api/health/stripe`` are public.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from stripefleet.common.keys import (
     MASTER_API_KEY,
@@ -22,26 +23,21 @@ from stripefleet.common.keys import (
     InvalidValue,
 )
 from stripefleet.common.web import ApiError, json_body
-from stripefleet.site.extensions import db
+from stripefleet.site.extensions import transactional
 from stripefleet.site.settings import services
 from stripefleet.site.settings.api_keys import require_api_key
 
 bp = Blueprint("settings", __name__)
 
-#: The settings the fleet may PUT and read: the three Stripe settings (issue 2) and the
-#: fleet's API key, which the dashboard's owners rotate (README, "A site").
+#: The settings the fleet may PUT and read: the three Stripe settings and the fleet's API
+#: key, which the dashboard's owners rotate (README, "A site").
 PUSHABLE = (*STRIPE_SETTINGS, MASTER_API_KEY)
 
-#: Largest PUT body accepted, in bytes (issue 2: 413 above 4 KiB).
+#: Largest PUT body accepted, in bytes (413 ``payload_too_large`` above 4 KiB).
 MAX_BODY_BYTES = 4096
 
 #: An ``Idempotency-Key`` header: 1 to 255 printable ASCII characters, no space.
 IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,255}")
-
-
-def init_app(app: Flask) -> None:
-    """Register the settings endpoints."""
-    app.register_blueprint(bp)
 
 
 def _setting_name(name: str) -> str:
@@ -83,6 +79,7 @@ def _idempotency_key() -> str | None:
 
 @bp.put("/api/export/settings/<name>")
 @require_api_key
+@transactional
 def put_setting(name: str) -> Response:
     """Set one setting: 200 ``{"success", "setting", "changed", "fingerprint",
     "previous_fingerprint", "version", "updated_at"}``.
@@ -91,7 +88,7 @@ def put_setting(name: str) -> Response:
     as the change did (``services.put_value``).
 
     :raise 400: ``invalid_publishable_key_format`` / ``invalid_secret_format`` /
-        ``invalid_webhook_secret_format`` (seed 002_ patterns), ``invalid_api_key_format``
+        ``invalid_webhook_secret_format`` (the key formats), ``invalid_api_key_format``
         (``template_master_api_key``: from then on, only the new key is accepted),
         ``invalid_json``, ``missing_value``, ``invalid_idempotency_key`` (the header
         is not 1 to 255 printable ASCII characters without spaces). :raise 401, 429:
@@ -110,7 +107,6 @@ def put_setting(name: str) -> Response:
                                     idempotency_key=idempotency_key)
     except InvalidValue as exc:
         raise ApiError(exc.code, str(exc)) from None
-    db.session.commit()
     return jsonify(success=True, **result.to_json())
 
 
@@ -135,7 +131,7 @@ def get_setting(name: str) -> Response:
 
 @bp.get("/api/stripe-pk")
 def stripe_pk() -> Response:
-    """The publishable key (seed 000_): ``{"success": true, "publishable_key": "pk_..."}``.
+    """The publishable key: ``{"success": true, "publishable_key": "pk_..."}``.
 
     :raise 404: ``not_configured``.
     """
@@ -147,7 +143,7 @@ def stripe_pk() -> Response:
 
 @bp.get("/api/health/stripe")
 def stripe_health() -> Response:
-    """Which Stripe settings are configured and in which mode (seed 002_ section 8).
+    """Which Stripe settings are configured and in which mode (the troubleshooting guide).
 
     ``environment`` is ``test``, ``live``, ``mixed`` (publishable and secret keys in
     different modes) or null.
