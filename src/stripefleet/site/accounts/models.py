@@ -1,4 +1,4 @@
-"""Tables of the accounts domain: ``customers`` and ``api_tokens`` (issue 4).
+"""Tables of the accounts domain: ``customers`` and ``api_tokens`` (README, "Selling").
 
 A customer logs in with an e-mail address and a password (argon2id hash, argon2-cffi).
 The JSON API authenticates with a bearer token: only its SHA-256 is stored, so a leaked

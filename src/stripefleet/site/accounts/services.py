@@ -1,8 +1,9 @@
-"""Customer accounts: register, log in, bearer tokens, owners (issue 4).
+"""Customer accounts: register, log in, bearer tokens, owners (README, "Selling").
 
 Passwords are hashed with argon2id (argon2-cffi's ``PasswordHasher`` defaults, RFC 9106
 "low memory" profile); a token is 32 random bytes (URL-safe), kept only as its SHA-256.
-Services only flush; the caller commits.
+Services only flush; the caller commits (a view through ``extensions.transactional``,
+a command in the command).
 """
 
 from __future__ import annotations

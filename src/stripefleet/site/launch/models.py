@@ -1,4 +1,5 @@
-"""SaaS launch requests (seed 002_, ``POST /saas_launch_site``): ``launch_requests``."""
+"""SaaS launch requests (the troubleshooting guide's ``POST /saas_launch_site``):
+``launch_requests``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""SaaS launch requests (seed 002_): a Checkout Session per request, paid by webhook."""
+"""SaaS launch requests (the troubleshooting guide's ``POST /saas_launch_site``): a
+Checkout Session per request, paid by webhook. Services only flush; the caller commits.
+"""
 
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
 """``X-API-Key`` authentication for the site's machine endpoints, with a lock-out.
 
-Use ``@require_api_key`` on any view the fleet calls (the settings API here; in issue
-4, reading an order with the site's API key). A caller that fails 10 times within a
-minute is answered 429 ``too_many_attempts`` with ``Retry-After`` until the window
-ends, even with the right key (issue 2; counted by Flask-Limiter's storage, per
-client address).
+Use ``@require_api_key`` on any view the fleet calls (the settings API, the launch
+requests' export). A caller that fails 10 times within a minute is answered 429
+``too_many_attempts`` with ``Retry-After`` until the window ends, even with the right
+key (README, "A site"; counted by Flask-Limiter's storage, per client address).
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from stripefleet.site.settings.services import match_api_key
 
 log = logging.getLogger(__name__)
 
-#: Failed API-key attempts allowed per client (issue 2, section 2).
+#: Failed API-key attempts allowed per client (README, "A site").
 FAILED_ATTEMPTS_LIMIT = parse("10 per minute")
 _NAMESPACE = "api-key-failures"
 

@@ -1,9 +1,9 @@
 """Tables of the settings domain: ``admin_settings`` and ``setting_changes``.
 
-``admin_settings`` keeps the columns the seeds query (seed 002_, "Database Inspection":
-``key``, ``value``, ``updated_at``) plus ``version`` and the value's fingerprint (so
-that reading fingerprints never decrypts), and the previous value (so that a webhook
-signing secret stays accepted for a while after a rotation, issue 4). Secret values
+``admin_settings`` keeps the columns the troubleshooting guide's queries read (its
+"Database Inspection": ``key``, ``value``, ``updated_at``) plus ``version`` and the
+value's fingerprint (so that reading fingerprints never decrypts), and the previous
+value (so that a webhook signing secret stays accepted for 24 hours after a rotation). Secret values
 (``common.keys.is_secret``) are stored as MultiFernet tokens, never in clear.
 """
 

@@ -1,8 +1,8 @@
 """Read and change the site's settings (``admin_settings``); services only flush.
 
-Rules: values are trimmed and validated with seed 002_'s patterns
-(``common.keys.normalize_value``); secrets are encrypted at rest with the app's
-MultiFernet ring and never leave this module in clear except through
+Rules: values are trimmed and validated with the key formats (README, "Pushing keys
+to the fleet": "Values"; ``common.keys.normalize_value``); secrets are encrypted at rest
+with the app's MultiFernet ring and never leave this module in clear except through
 :func:`get_value`, for the code that must use them (the Stripe client, the webhook
 verifier, the API-key check). Each change is stored in ``setting_changes`` and logged
 with fingerprints only.
@@ -162,7 +162,7 @@ def put_value(name: str, raw: str, *, actor: str, client: str | None = None,
 
     Args:
         name: one of ``common.keys.SETTINGS``.
-        raw: the value as received (trimmed here, then validated: seed 002_).
+        raw: the value as received (trimmed here, then validated against its format).
         actor: who asks, for the record: ``api:<API key fingerprint>``, ``cli:<user>``.
         client: the caller's address, for the record.
         idempotency_key: the request's ``Idempotency-Key`` (at most 255 characters; the
@@ -269,7 +269,7 @@ def list_changes(name: str | None = None, *, limit: int = 100) -> list[SettingCh
 
 
 def accepted_api_keys() -> list[str]:
-    """The API keys the site accepts in ``X-API-Key`` (DESIGN.md section 3; README, "A site").
+    """The API keys the site accepts in ``X-API-Key`` (README, "A site").
 
     The ``template_master_api_key`` row of ``admin_settings`` when it is set, so that a
     rotation pushed by the fleet revokes the previous key; otherwise
@@ -302,7 +302,7 @@ def stripe_environment() -> str | None:
     """``test`` or ``live`` from the configured publishable and secret keys' modes.
 
     ``mixed`` when both are set and their modes differ; the one mode when only one
-    is set; None when neither is (issue 2, ``GET /api/health/stripe``).
+    is set; None when neither is (``GET /api/health/stripe``).
     """
     modes = {m for m in (key_mode(get_value(PUBLISHABLE_KEY)), key_mode(get_value(SECRET_KEY)))
              if m is not None}
@@ -315,7 +315,7 @@ def webhook_secrets(*, grace: dt.timedelta = dt.timedelta(hours=24)) -> list[str
     """The webhook signing secrets to verify an event with, current first.
 
     The previous secret is included for ``grace`` after a change, so that events
-    Stripe signed before a rotation still verify (issue 4). Empty when none is set.
+    Stripe signed before a rotation still verify. Empty when none is set.
     """
     row = _row(WEBHOOK_SECRET)
     if row is None:

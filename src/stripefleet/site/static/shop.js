@@ -1,4 +1,4 @@
-// Live stock and order status without reloading the page (issue 4).
+// Live stock and order status without reloading the page.
 // Catalogue and product pages poll GET /api/products every 2 s with If-None-Match: the
 // site answers 304 (no body) until the stock changes. The success page polls the order.
 (function () {

@@ -1,5 +1,5 @@
 """shop: products, customers, api_tokens, orders, order_lines, webhook_events,
-launch_requests (issue 4)
+launch_requests (README, "Selling")
 
 Revision ID: 0002_shop
 Revises: 0001_settings
