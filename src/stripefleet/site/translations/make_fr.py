@@ -3,7 +3,7 @@
 Run from ``src/stripefleet/site`` after changing a page's text::
 
     ../../../.venv/bin/pybabel extract -F translations/babel.cfg -k _ -k gettext \
-        -o translations/messages.pot shop accounts checkout templates
+        -o translations/messages.pot admin storefront templates
     ../../../.venv/bin/python translations/make_fr.py
 """
 
