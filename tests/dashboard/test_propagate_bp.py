@@ -1,5 +1,6 @@
-"""``stripefleet/dashboard/propagate_bp.py``: seed 001_'s blueprint, in the dashboard
-and registered in a minimal foreign Flask app as the seed's integration steps say."""
+"""``POST /admin/stripe/propagate``: the embeddable propagation blueprint
+(``stripefleet/embed/stripe_propagate.py``) registered in a minimal foreign Flask app as
+the README's integration steps say, and the dashboard's own route of the same contract."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from stripefleet.dashboard.propagate_bp import bp
+from stripefleet.embed.stripe_propagate import bp
 from stripefleet.testing.fleet import FaultFleet
 from tests.dashboard.conftest import PK, add_user, import_sites
 
 
 def host_app(fleet: FaultFleet, **config: Any) -> Flask:
-    """A host app with only the seed's two settings (plus optional extras)."""
+    """A host app with only the blueprint's two settings (plus optional extras)."""
     app = Flask("host")
     app.config["TEMPLATE_MASTER_API_KEY"] = fleet.api_key
     app.config["TEMPLATE_SITES_LIST"] = list(fleet.urls)
@@ -74,7 +75,7 @@ def test_host_app_refuses_unauthorized_callers() -> None:
 
 
 def test_snippet_is_served_and_calls_the_endpoint() -> None:
-    """The seed's HTML snippet is served and posts ``publishable_key`` to the endpoint."""
+    """The HTML snippet is served and posts ``publishable_key`` to the endpoint."""
     with FaultFleet(sites=1) as fleet:
         html = host_app(fleet).test_client().get("/admin/stripe/snippet").get_data(as_text=True)
     assert "/admin/stripe/propagate" in html and "publishable_key" in html

@@ -20,6 +20,7 @@ from stripefleet.dashboard.errors import register_error_handlers
 from stripefleet.dashboard.extensions import csrf, db, login_manager, migrate
 from stripefleet.dashboard.queue import init_queue
 from stripefleet.dashboard.routes import register_blueprints
+from stripefleet.embed.stripe_propagate import snippet_templates
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 
@@ -64,6 +65,8 @@ def create_app(config: dict[str, Any] | None = None, *,
     register_error_handlers(app, audit=audit.record)
     init_queue(app)
     register_blueprints(app)
+    # The propagation button's template, included by the "New rollout" page.
+    app.register_blueprint(snippet_templates)
     app.add_template_filter(utc_time, "utc")
     return app
 
