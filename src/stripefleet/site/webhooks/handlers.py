@@ -4,7 +4,8 @@ Each handler takes the event's ``data.object`` and returns ``(status, note, orde
 status ``processed`` or ``ignored`` (an event for a session this site did not create,
 or one it has nothing to do for). Every effect is a one-way conditional move
 (``checkout.services.move_status``, ``checkout.reservations``), so a handler run twice,
-or events in any order, reach the same final state.
+or events in any order, reach the same final state. The Checkout Sessions of another
+owner (the SaaS launch requests) go to that owner (``checkout.session_owners``).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from flask import current_app
 from stripefleet.common.db import utcnow
 from stripefleet.site.checkout import reservations, services
 from stripefleet.site.checkout.models import EXPIRED, FAILED, PAID, PENDING, REFUNDED, Order
+from stripefleet.site.checkout.session_owners import Outcome, owner_of
 from stripefleet.site.checkout.stripe_gateway import retrieve_payment_intent
 from stripefleet.site.extensions import db
-from stripefleet.site.launch import services as launch
 
-Outcome = tuple[str, str, int | None]
 PROCESSED, IGNORED = "processed", "ignored"
 
 
@@ -170,8 +170,10 @@ def handle(event: dict[str, Any]) -> Outcome:
     """Run the event's handler: ``(status, note, order_id)``."""
     kind = event.get("type", "")
     obj = (event.get("data") or {}).get("object") or {}
-    if kind.startswith("checkout.session.") and launch.owns_session(obj.get("id", "")):
-        return launch.handle_session_event(kind, obj)
+    if kind.startswith("checkout.session."):
+        owner = owner_of(obj.get("id", ""))
+        if owner is not None:
+            return owner.handle(kind, obj)
     handler = HANDLERS.get(kind)
     if handler is None:
         return IGNORED, f"unhandled event type {kind}", None
