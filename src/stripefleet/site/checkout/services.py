@@ -1,9 +1,9 @@
 """Orders: open one with its lines and reservation, attach its Checkout Session, fail,
-expire, and read it back (issue 4, "Checkout"; DESIGN.md section 5).
+expire, and read it back (README, "Selling": Checkout).
 
-Services only flush. ``POST /api/checkout/`` commits twice on purpose: once after the
-reservation (so the stock is held, visibly to every worker, before Stripe is called and
-no product row stays locked during the call), once after the Stripe answer.
+Services only flush; their callers commit (``flow`` for a checkout, with why it commits
+twice; ``webhooks.services.receive``; the ``orders sweep`` command). Paying an order is
+``payment``'s rule.
 """
 
 from __future__ import annotations
@@ -25,9 +25,7 @@ from stripefleet.site.checkout.models import (
     EXPIRED,
     FAILED,
     HELD,
-    PAID,
     PENDING,
-    SOLD,
     STATUS_MOVES,
     Order,
     OrderLine,
@@ -44,7 +42,7 @@ _orders = Order.__table__
 def price_lines(request: CheckoutRequest) -> list[OrderLine]:
     """The order's lines, priced from the catalogue (never from the client).
 
-    Product: price x quantity. Equipment: daily rate x quantity x days (issue 4).
+    Product: price x quantity. Equipment: daily rate x quantity x days (README, "Selling").
 
     Raises:
         CheckoutInvalid: ``items[i].id`` unknown or inactive (``product_not_found``),
@@ -163,33 +161,6 @@ def move_status(order: Order, new: str, **values: Any) -> bool:
     return False
 
 
-def pay_session(session_id: str, amount: int, currency: str,
-                payment_intent: str | None) -> int | None:
-    """The usual payment in two statements: ``pending -> paid`` and ``held -> sold`` for
-    the order of ``session_id`` when its amount and currency match; flushes.
-
-    Returns:
-        The order's id when this call paid it; None when there is nothing so simple to
-        do (no such order, already moved, amount mismatch): the caller takes the
-        general path (``webhooks.handlers``).
-    """
-    now = utcnow()
-    order_id = db.session.execute(
-        sa.update(_orders)
-        .where(_orders.c.stripe_session_id == session_id, _orders.c.status == PENDING,
-               _orders.c.reservation == HELD,
-               _orders.c.amount_total == amount, _orders.c.currency == currency)
-        .values(status=PAID, reservation=SOLD, paid_at=now, updated_at=now,
-                stripe_payment_intent=sa.func.coalesce(_orders.c.stripe_payment_intent,
-                                                       payment_intent))
-        .returning(_orders.c.id)).scalar_one_or_none()
-    if order_id is None:
-        return None
-    reservations.convert_units(order_id)
-    log.info("order %s -> paid, reservation kept as sold", order_id)
-    return int(order_id)
-
-
 def fail_order(order: Order, reason: str) -> None:
     """Mark a pending order ``failed`` and release its reservation (flushes)."""
     if move_status(order, FAILED, payment_error=reason[:500]):
@@ -207,8 +178,8 @@ def expire_order(order: Order) -> bool:
 def sweep_expired(*, grace: dt.timedelta = dt.timedelta(minutes=2), limit: int = 100) -> int:
     """Expire pending orders past ``expires_at`` + ``grace``, releasing their stock.
 
-    Covers a lost ``checkout.session.expired`` webhook (DESIGN.md section 5). Returns
-    how many orders this call expired.
+    Covers a lost ``checkout.session.expired`` webhook (README, "Selling": the sweep).
+    Returns how many orders this call expired.
     """
     due = db.session.scalars(
         sa.select(Order).where(Order.status == PENDING, Order.expires_at < utcnow() - grace)

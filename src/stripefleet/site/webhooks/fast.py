@@ -1,13 +1,15 @@
 """The webhook's fast path: a paid ``checkout.session.completed`` for a pending order of
-this site with the right amount, the event most deliveries carry (issue 4, "Benchmark").
+this site with the right amount, the event most deliveries carry (README, "Selling" and
+"Benchmarks").
 
-Same effects as the general path (``handlers.mark_paid`` and the inbox row), in fewer
-round trips. On PostgreSQL: one statement (data-modifying CTEs) that is its own
-transaction (autocommit), on a pooled DBAPI connection, with no ORM session. In the
+The same rule as the general path (``checkout.payment``: the order paid, its units sold)
+with the inbox row as the payment's record, in one round trip: on PostgreSQL,
+``payment.pay_in_one_statement`` is one statement (data-modifying CTEs), run as its own
+transaction (autocommit) on a pooled DBAPI connection, with no ORM session. In the
 benchmark's profile the session's bookkeeping cost more CPU than the statement, and
 ``BEGIN`` and ``COMMIT`` as round trips of their own doubled the statement's CPU on
-both sides (``bench/bench_webhooks.py``; README, "Benchmarks"). Elsewhere: four
-statements in the request's session, committed or rolled back here.
+both sides (``bench/bench_webhooks.py``). The statement is compiled once per process
+and dialect. Other databases take the general path (``services.record_and_process``).
 
 Exactly once: the order moves only when its event id is not in the inbox yet, and the
 inbox row is inserted from the moved order with ``ON CONFLICT (event_id) DO NOTHING``;
@@ -26,13 +28,18 @@ order; the single statement here touches one product row, so it cannot deadlock.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.dialects import postgresql, sqlite
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.dml import ReturningInsert
 
 from stripefleet.common.db import utcnow
-from stripefleet.site.checkout.services import pay_session
+from stripefleet.site.checkout import payment
+from stripefleet.site.checkout.models import Order
 from stripefleet.site.extensions import db
 from stripefleet.site.webhooks.models import PROCESSED, WebhookEvent
 
@@ -41,40 +48,58 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _events = WebhookEvent.__table__
+_orders = Order.__table__
 NOTE = "order paid"
 
-#: The paid completion on PostgreSQL (psycopg's ``%(name)s`` parameters).
-_PG_PAID = """
-WITH paid AS (
-    UPDATE orders SET status = 'paid', reservation = 'sold', paid_at = %(now)s,
-           updated_at = %(now)s,
-           stripe_payment_intent = COALESCE(stripe_payment_intent, %(payment_intent)s)
-    WHERE stripe_session_id = %(session_id)s AND status = 'pending' AND reservation = 'held'
-      AND amount_total = %(amount)s AND currency = %(currency)s
-      AND NOT EXISTS (SELECT 1 FROM webhook_events e WHERE e.event_id = %(event_id)s)
-      AND (SELECT count(DISTINCT l.product_id) FROM order_lines l
-           WHERE l.order_id = orders.id) = 1
-    RETURNING id
-), units AS (
-    SELECT l.product_id, sum(l.quantity) AS q, min(l.product_type) AS kind
-    FROM order_lines l JOIN paid ON l.order_id = paid.id GROUP BY l.product_id
-), moved AS (
-    UPDATE products p SET reserved = p.reserved - units.q,
-           sold = p.sold + CASE WHEN units.kind = 'product' THEN units.q ELSE 0 END,
-           updated_at = %(now)s
-    FROM units WHERE p.id = units.product_id
-    RETURNING p.id
-), inbox AS (
-    INSERT INTO webhook_events (event_id, type, status, note, order_id, attempts, livemode,
-                                received_at, processed_at, payload)
-    SELECT %(event_id)s, %(type)s, 'processed', %(note)s, paid.id, 1, %(livemode)s,
-           %(now)s, %(now)s, %(payload)s
-    FROM paid
-    ON CONFLICT (event_id) DO NOTHING
-    RETURNING id
-)
-SELECT (SELECT id FROM paid) AS order_id, (SELECT id FROM inbox) AS inbox_id
-"""
+#: The statement's parameters given on each delivery (the others are its constants).
+_RUNTIME = frozenset({"now", "payment_intent", "session_id", "amount", "currency",
+                      "event_id", "type", "livemode", "payload"})
+
+
+def _param(name: str, type_: Any) -> sa.BindParameter[Any]:
+    assert name in _RUNTIME
+    return sa.bindparam(name, type_=type_)
+
+
+def _now() -> sa.BindParameter[Any]:
+    return _param("now", sa.DateTime(timezone=True))
+
+
+def _inbox_row(paid: sa.CTE) -> ReturningInsert[int]:
+    """The delivery's inbox row, ``processed``, for the order ``paid`` returns: ``INSERT
+    ... SELECT ... FROM paid ON CONFLICT (event_id) DO NOTHING RETURNING id``."""
+    now = _now()
+    row = sa.select(_param("event_id", sa.String), _param("type", sa.String),
+                    sa.literal(PROCESSED, sa.String), sa.literal(NOTE, sa.String), paid.c.id,
+                    sa.literal(1, sa.Integer), _param("livemode", sa.Boolean), now, now,
+                    _param("payload", sa.Text))
+    return (postgresql.insert(_events)
+            .from_select(["event_id", "type", "status", "note", "order_id", "attempts",
+                          "livemode", "received_at", "processed_at", "payload"], row)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(_events.c.id))
+
+
+def statement() -> sa.Select[int | None, int | None]:
+    """The paid completion of session ``:session_id`` for ``:amount`` ``:currency``
+    recorded as event ``:event_id``: ``payment.pay_in_one_statement`` for that order,
+    unless the event id is already in the inbox, with :func:`_inbox_row` as its record."""
+    return payment.pay_in_one_statement(
+        _orders.c.stripe_session_id == _param("session_id", sa.String),
+        _orders.c.amount_total == _param("amount", sa.Integer),
+        _orders.c.currency == _param("currency", sa.String),
+        ~sa.exists().where(_events.c.event_id == _param("event_id", sa.String)),
+        now=_now(), payment_intent=_param("payment_intent", sa.String), record=_inbox_row)
+
+
+@functools.cache
+def _compiled(dialect: Dialect) -> tuple[str, dict[str, Any]]:
+    """:func:`statement`'s SQL for the driver (``%(name)s`` parameters) and the values
+    of its constants (the states, the note), compiled once per dialect."""
+    compiled = statement().compile(dialect=dialect)
+    constants = {name: bind.value for bind, name in compiled.bind_names.items()
+                 if name not in _RUNTIME}
+    return str(compiled), constants
 
 
 def _paid_session(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -90,73 +115,48 @@ def _paid_session(event: dict[str, Any]) -> dict[str, Any] | None:
     return dict(session)
 
 
-def _insert_processed(event: dict[str, Any], payload: str, order_id: int) -> int | None:
-    """``INSERT ... ON CONFLICT (event_id) DO NOTHING RETURNING id`` (PostgreSQL or
-    SQLite): the new row's id, or None when the event id is already in the inbox."""
-    now = utcnow()
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    row_id = db.session.execute(insert(_events).values(
-        event_id=event["id"][:255], type=event["type"], status=PROCESSED, note=NOTE,
-        order_id=order_id, attempts=1, livemode=bool(event.get("livemode")),
-        received_at=now, processed_at=now, payload=payload,
-    ).on_conflict_do_nothing(index_elements=["event_id"]).returning(_events.c.id)
-    ).scalar_one_or_none()
-    return None if row_id is None else int(row_id)
-
-
-def _pay_postgresql(params: dict[str, Any]) -> int | None:
-    """Run ``_PG_PAID`` as a transaction of its own (autocommit: a single statement is
-    atomic) on a pooled connection: the paid order's id, or None (nothing changed, or
-    see the module doc for a race that leaves the inbox row to the general path)."""
+def _run_autocommit(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Run one statement as a transaction of its own (autocommit: a single statement is
+    atomic) on a pooled connection, handed back in transaction mode; its one row."""
     raw = db.engine.raw_connection()
     conn: psycopg.Connection[Any] = raw.driver_connection  # type: ignore[assignment]
     try:
         conn.autocommit = True  # BEGIN and COMMIT would be two more round trips
         try:
             with conn.cursor() as cursor:
-                cursor.execute(_PG_PAID, params)
-                row = cursor.fetchone()  # the statement always yields one row
+                cursor.execute(sql, params)
+                return cursor.fetchone()
         finally:
             if not conn.closed:
                 conn.autocommit = False  # as the pool's other users expect it
     finally:
         raw.close()  # back to the pool
-    order_id, inbox_id = row if row is not None else (None, None)
-    if order_id is not None and inbox_id is None:
-        log.warning("event %s paid order %s while a concurrent delivery recorded it",
-                    params["event_id"], order_id)
-    return None if order_id is None or inbox_id is None else int(order_id)
 
 
 def try_paid_fast(event: dict[str, Any], payload: str) -> tuple[str, str] | None:
-    """Apply the usual paid completion and commit it; ``(status, note)`` when done, None
-    (nothing changed: the caller takes the general path) for anything else or a repeated
-    event id.
+    """Apply the usual paid completion, committed by itself (PostgreSQL); ``(status,
+    note)`` when done, None (nothing changed: the caller takes the general path) for
+    anything else, a repeated event id, or another database.
 
     Raises:
-        sqlalchemy.exc.DBAPIError, psycopg.Error: the database failed (nothing changed).
+        psycopg.Error: the database failed (nothing changed).
     """
     session = _paid_session(event)
-    if session is None:
+    if session is None or db.engine.dialect.name != "postgresql":
         return None
-    amount, currency = session["amount_total"], str(session.get("currency", "")).lower()
-    if db.engine.dialect.name == "postgresql":
-        paid = _pay_postgresql({
-            "now": utcnow(), "payment_intent": session.get("payment_intent"),
-            "session_id": session["id"], "amount": amount, "currency": currency,
-            "event_id": event["id"][:255], "type": event["type"], "note": NOTE,
-            "livemode": bool(event.get("livemode")), "payload": payload})
-    else:
-        paid = pay_session(session["id"], amount, currency, session.get("payment_intent"))
-        if paid is not None and _insert_processed(event, payload, paid) is None:
-            paid = None
-        if paid is None:
-            db.session.rollback()
-            return None
-        db.session.commit()
-    if paid is None:
+    sql, constants = _compiled(db.engine.dialect)
+    row = _run_autocommit(sql, {
+        **constants, "now": utcnow(), "payment_intent": session.get("payment_intent"),
+        "session_id": session["id"], "amount": session["amount_total"],
+        "currency": str(session.get("currency", "")).lower(),
+        "event_id": event["id"][:255], "type": event["type"],
+        "livemode": bool(event.get("livemode")), "payload": payload})
+    order_id, inbox_id = row if row is not None else (None, None)
+    if order_id is None:
         return None
-    order_id = paid
+    if inbox_id is None:
+        log.warning("event %s paid order %s while a concurrent delivery recorded it",
+                    event["id"], order_id)
+        return None
     log.info("event %s (%s) processed: order %s paid", event["id"], event["type"], order_id)
     return PROCESSED, NOTE

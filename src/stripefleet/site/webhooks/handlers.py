@@ -1,11 +1,12 @@
-"""What each Stripe event does to an order (issue 4, "Webhooks").
+"""What each Stripe event does to an order (README, "Selling": the table of events).
 
 Each handler takes the event's ``data.object`` and returns ``(status, note, order_id)``;
 status ``processed`` or ``ignored`` (an event for a session this site did not create,
-or one it has nothing to do for). Every effect is a one-way conditional move
-(``checkout.services.move_status``, ``checkout.reservations``), so a handler run twice,
-or events in any order, reach the same final state. The Checkout Sessions of another
-owner (the SaaS launch requests) go to that owner (``checkout.session_owners``).
+or one it has nothing to do for). Every effect is a one-way conditional move (the
+payment rule ``checkout.payment``, ``checkout.services.move_status``,
+``checkout.reservations``), so a handler run twice, or events in any order, reach the
+same final state. The Checkout Sessions of another owner (the SaaS launch requests)
+go to that owner (``checkout.session_owners``).
 """
 
 from __future__ import annotations
@@ -16,14 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from stripefleet.common.db import utcnow
-from stripefleet.site.checkout import reservations, services
-from stripefleet.site.checkout.models import EXPIRED, FAILED, PAID, PENDING, REFUNDED, Order
+from stripefleet.site.checkout import payment, services
+from stripefleet.site.checkout.models import PENDING, REFUNDED, Order
 from stripefleet.site.checkout.session_owners import Outcome, owner_of
 from stripefleet.site.checkout.stripe_gateway import retrieve_payment_intent
 from stripefleet.site.extensions import db
-
-PROCESSED, IGNORED = "processed", "ignored"
+from stripefleet.site.webhooks.models import IGNORED, PROCESSED
 
 
 def _ours(metadata: dict[str, Any] | None) -> str | None:
@@ -64,21 +63,9 @@ def _intent_order(intent_id: str | None, metadata: dict[str, Any] | None) -> Ord
 
 
 def mark_paid(order: Order, amount: int | None, currency: str | None) -> Outcome:
-    """``pending -> paid`` with the reservation kept as sold, once; an amount or currency
-    that differs from the order's flags it for review instead (issue 4)."""
-    if order.status in (PAID, REFUNDED):
-        return PROCESSED, f"order already {order.status}", order.id
-    if amount != order.amount_total or (currency or "").lower() != order.currency:
-        order.review_reason = (f"amount_mismatch: event {amount} {currency}, order "
-                               f"{order.amount_total} {order.currency}")[:200]
-        return PROCESSED, "amount or currency mismatch: order flagged for review", order.id
-    if order.status in (EXPIRED, FAILED):
-        order.review_reason = f"paid_after_{order.status}"
-        return PROCESSED, f"payment for an order already {order.status}: flagged", order.id
-    if services.move_status(order, PAID, paid_at=utcnow()):
-        reservations.convert(order)
-        return PROCESSED, "order paid", order.id
-    return PROCESSED, f"order already {order.status}", order.id
+    """A payment Stripe reports: ``checkout.payment.settle`` (paid once, or flagged for
+    review when the amount or currency differs from the order's)."""
+    return PROCESSED, payment.settle(order, amount, currency), order.id
 
 
 def session_completed(session: dict[str, Any]) -> Outcome:
