@@ -1,4 +1,4 @@
-"""Verify, store and process Stripe events exactly once (issue 4; DESIGN.md section 5).
+"""Verify, store and process Stripe events exactly once (README, "Selling": Webhooks).
 
 Verification: the SDK's ``stripe.WebhookSignature.verify_header`` on the raw body with
 each of the site's webhook signing secrets (the current one, and the previous one for a
@@ -11,11 +11,20 @@ works on the plain JSON. ``tests/site/webhooks/test_verification.py`` holds
 30 s and re-read whenever they fail, so a rotation is seen from its first event.
 
 Storage: the event is kept by id in the inbox in the same transaction as its effects.
-The usual paid completion takes ``fast.try_paid_fast``; every other event, and a
-delivery seen before, :func:`record_and_process`, which inserts the inbox row in a
-savepoint first: a second delivery of the same id hits the unique constraint
-(PostgreSQL makes a concurrent duplicate wait for the first to commit) and changes
-nothing, unless the first processing failed, in which case it is processed again.
+:func:`receive` takes a verified event to one of two paths and owns the delivery's
+transaction (the one place here that commits, because of the first path's autocommit):
+
+- the usual paid completion, ``fast.try_paid_fast`` on PostgreSQL: one statement that
+  is its own transaction;
+- every other event, and a delivery seen before, :func:`record_and_process`, which
+  inserts the inbox row in a savepoint first: a second delivery of the same id hits the
+  unique constraint (PostgreSQL makes a concurrent duplicate wait for the first to
+  commit) and changes nothing, unless the first processing failed, in which case it is
+  processed again; its effects and the row are committed by :func:`receive`.
+
+A processing that fails is rolled back and kept on the inbox row (:func:`record_failure`,
+committed) and :func:`receive` raises :class:`ProcessingFailed`: the view answers 500
+and Stripe delivers the event again.
 """
 
 from __future__ import annotations
@@ -36,11 +45,11 @@ from stripefleet.common.db import utcnow
 from stripefleet.site.checkout.reservations import rowcount
 from stripefleet.site.extensions import db
 from stripefleet.site.settings.services import webhook_secrets
-from stripefleet.site.webhooks import handlers
+from stripefleet.site.webhooks import fast, handlers
 from stripefleet.site.webhooks.models import FAILED, WebhookEvent
 
 log = logging.getLogger(__name__)
-TOLERANCE = 300  # seconds (Stripe's default; issue 4)
+TOLERANCE = 300  # seconds (Stripe's default tolerance)
 _CACHE_EXTENSION = "stripefleet.webhook_secrets"
 _events = WebhookEvent.__table__
 
@@ -51,6 +60,11 @@ class NotConfigured(Exception):
 
 class BadSignature(Exception):
     """Missing, forged or stale ``Stripe-Signature``, or a body that is not an event."""
+
+
+class ProcessingFailed(Exception):
+    """Applying the event failed; the error is kept on its inbox row (``failed``) and
+    Stripe must deliver it again (500)."""
 
 
 @dataclass(frozen=True)
@@ -141,12 +155,40 @@ def verify(payload: bytes, signature: str | None) -> dict[str, Any]:
     return event
 
 
+def receive(event: dict[str, Any], payload: str) -> Receipt:
+    """Store and apply a verified event, once, and commit: the delivery's one unit of
+    work (see the module doc for its two paths).
+
+    Args:
+        event: the event as verified by :func:`verify`.
+        payload: the request's body as text, kept on the inbox row.
+
+    Raises:
+        ProcessingFailed: the event could not be applied; nothing of it was kept but
+            the error on its inbox row (committed).
+    """
+    try:
+        done = fast.try_paid_fast(event, payload)  # commits itself when it applies
+        if done is None:
+            receipt = record_and_process(event, payload)
+        else:
+            receipt = Receipt(event["id"], event["type"], *done)
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        log.exception("event %s (%s) failed", event.get("id"), event.get("type"))
+        record_failure(event, payload, f"{type(exc).__name__}: {exc}")
+        db.session.commit()
+        raise ProcessingFailed(str(exc)) from exc
+    return receipt
+
+
 def record_and_process(event: dict[str, Any], payload: str) -> Receipt:
     """Store the event in the inbox and apply it, unless already done (flushes).
 
     Raises:
-        Exception: whatever the handler raised; the caller rolls back, keeps the error
-            with :func:`record_failure` and answers 500 so that Stripe retries.
+        Exception: whatever the handler raised; :func:`receive` rolls back and keeps
+            the error with :func:`record_failure`.
     """
     event_id, kind = event["id"], str(event.get("type", ""))[:100]
     row = WebhookEvent(event_id=event_id[:255], type=kind, status="processing", attempts=1,
