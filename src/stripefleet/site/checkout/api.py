@@ -1,10 +1,12 @@
-"""``POST /api/checkout/`` and ``GET /api/orders/session/<session_id>/`` (seed 003_).
+"""``POST /api/checkout/`` and ``GET /api/orders/session/<session_id>/`` (the shop's
+Stripe configuration notes; README, "Selling").
 
 Checkout answers ``{"success": true, "checkout_url", "session_id", "order_id"}``;
 errors: 400 ``invalid_request``/``product_not_found`` with ``field``, 401
 ``authentication_required``/``invalid_token``, 409 ``out_of_stock`` with ``items``,
 503 ``stripe_not_configured``, 502 ``stripe_unavailable``/``stripe_auth_failed``/
-``stripe_rejected``.
+``stripe_rejected``. Its commits are ``flow.run_checkout``'s two units of work; the
+order lookup only reads.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def out_of_stock_items(exc: OutOfStock) -> list[dict[str, object]]:
 
 @bp.post("/api/checkout/", strict_slashes=False)
 def checkout() -> Response | tuple[Response, int]:
-    """Create a Checkout Session for the cart (seed 003_'s body); see the module doc."""
+    """Create a Checkout Session for the cart (the body of the shop's Stripe configuration
+    notes); see the module doc."""
     customer = bearer_customer()
     if customer is None and not current_app.config["SITE_GUEST_CHECKOUT"]:
         raise ApiError("authentication_required",

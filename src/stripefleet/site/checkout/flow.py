@@ -1,15 +1,23 @@
-"""The checkout's transaction script, shared by ``POST /api/checkout/`` and the cart page.
+"""A checkout as units of work: what ``POST /api/checkout/`` and the cart page run.
 
-Three commit points, in this order, each for a reason (DESIGN.md section 5):
+The view layer's side of checkout: the views that sell call :func:`run_checkout`, which
+holds their commit points. Each unit of work is a function under
+``common.web.transactional`` (committed when it returns, rolled back when it raises);
+services only flush. A checkout commits twice, on purpose (README, "Selling":
+Checkout):
 
-1. the pending order, its lines and its reservation: committed before Stripe is
-   called, so that no product row stays locked during a network call and every worker
-   sees the units as taken;
-2. the Checkout Session's id and URL on the order;
-3. or, when Stripe fails, the order ``failed`` and its reservation released.
+1. :func:`_open`: the pending order, its lines and its stock reservation, committed
+   before Stripe is called: the reservation's UPDATEs lock product rows, which must not
+   stay locked during a network call, and once committed the units are taken for every
+   worker. What the call needs (its parameters, the Stripe client) is read in this unit,
+   so that no transaction is open during the call.
+2. :func:`_attach`: the Checkout Session's id and URL on the order; or, when Stripe
+   failed, :func:`_fail`: the order ``failed`` and its units released.
 
 A crash between 1 and 2 leaves a pending order that the sweep expires (and releases)
-after ``expires_at``; the session, if Stripe made one, expires at the same time.
+after ``expires_at``; the session, if Stripe made one, expires at the same time. The
+sweep itself (:func:`maybe_sweep`, at most every ``SWEEP_EVERY`` seconds) runs first, as
+a unit of its own whose failure does not fail the checkout.
 """
 
 from __future__ import annotations
@@ -17,9 +25,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from flask import url_for
 
+from stripefleet.common.web import transactional
 from stripefleet.site.accounts.models import Customer
 from stripefleet.site.checkout import services
 from stripefleet.site.checkout.models import Order
@@ -32,6 +43,7 @@ from stripefleet.site.checkout.validation import CheckoutRequest
 from stripefleet.site.extensions import db
 
 log = logging.getLogger(__name__)
+unit_of_work = transactional(db)
 
 #: Seconds between two sweeps of expired reservations in one process.
 SWEEP_EVERY = 30.0
@@ -39,22 +51,56 @@ _last_sweep = 0.0
 _sweep_lock = threading.Lock()
 
 
+@unit_of_work
+def _sweep() -> int:
+    return services.sweep_expired()
+
+
 def maybe_sweep() -> None:
-    """Expire overdue pending orders, at most every ``SWEEP_EVERY`` seconds; commits."""
+    """Expire overdue pending orders, at most every ``SWEEP_EVERY`` seconds (a unit of
+    work of its own: committed, or rolled back and logged)."""
     global _last_sweep
     with _sweep_lock:
         if time.monotonic() - _last_sweep < SWEEP_EVERY:
             return
         _last_sweep = time.monotonic()
     try:
-        expired = services.sweep_expired()
-        db.session.commit()
+        expired = _sweep()
     except Exception:  # the sweep must never break a checkout
-        db.session.rollback()
         log.exception("sweep of expired reservations failed")
         return
     if expired:
         log.info("sweep: %d overdue order(s) expired, stock released", expired)
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """What the Stripe call needs of an opened order, read before its commit."""
+
+    order: Order
+    params: dict[str, Any]
+    idempotency_key: str
+
+
+@unit_of_work
+def _open(request: CheckoutRequest, customer: Customer | None, *, success_url: str,
+          cancel_url: str) -> _Opened:
+    """Unit 1: the pending order with its reservation (see the module doc)."""
+    order = services.open_order(request, customer)
+    params = services.session_params(order, success_url=success_url, cancel_url=cancel_url)
+    return _Opened(order, params, services.idempotency_key(order))
+
+
+@unit_of_work
+def _attach(order: Order, session: dict[str, Any]) -> None:
+    """Unit 2: the Checkout Session on the order."""
+    services.attach_session(order, session)
+
+
+@unit_of_work
+def _fail(order: Order, reason: str) -> None:
+    """Unit 2 when Stripe failed: the order ``failed``, its units released."""
+    services.fail_order(order, reason)
 
 
 def run_checkout(request: CheckoutRequest, customer: Customer | None) -> Order:
@@ -67,30 +113,20 @@ def run_checkout(request: CheckoutRequest, customer: Customer | None) -> Order:
         stripe_gateway.StripeFailure: Stripe failed; the order is ``failed`` and its
             reservation released (committed).
     """
-    client()  # raises StripeNotConfigured before anything is reserved
+    stripe_client = client()  # raises StripeNotConfigured before anything is reserved
     maybe_sweep()
-    try:
-        order = services.open_order(request, customer)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     success_url = request.success_url or (
         url_for("pages.success", _external=True) + "?session_id={CHECKOUT_SESSION_ID}")
     cancel_url = request.cancel_url or url_for("pages.cancel", _external=True)
-    params = services.session_params(order, success_url=success_url, cancel_url=cancel_url)
+    opened = _open(request, customer, success_url=success_url, cancel_url=cancel_url)
     try:
-        session = create_checkout_session(params, idempotency_key=services.idempotency_key(order))
+        session = create_checkout_session(opened.params, idempotency_key=opened.idempotency_key,
+                                          stripe_client=stripe_client)
     except StripeFailure as exc:
-        db.session.rollback()
-        services.fail_order(order, f"{exc.code}: {exc.message}")
-        db.session.commit()
+        _fail(opened.order, f"{exc.code}: {exc.message}")
         raise
     except Exception:
-        db.session.rollback()
-        services.fail_order(order, "internal_error")
-        db.session.commit()
+        _fail(opened.order, "internal_error")
         raise
-    services.attach_session(order, session)
-    db.session.commit()
-    return order
+    _attach(opened.order, session)
+    return opened.order

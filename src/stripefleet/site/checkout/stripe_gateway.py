@@ -1,9 +1,10 @@
 """The site's only door to Stripe: the official SDK, with the site's secret key.
 
 ``StripeClient(secret_key, base_addresses={"api": STRIPE_API_BASE})`` when
-``STRIPE_API_BASE`` is set (the emulator), Stripe's own API otherwise (DESIGN.md
-section 5). Every SDK error becomes a :class:`StripeFailure` with a stable code, so a
-Stripe problem never surfaces as a 500; the secret key never appears in a message.
+``STRIPE_API_BASE`` is set (the emulator), Stripe's own API otherwise (README,
+"Selling"; https://docs.stripe.com/api). Every SDK error becomes a
+:class:`StripeFailure` with a stable code, so a Stripe problem never surfaces as a 500;
+the secret key never appears in a message.
 """
 
 from __future__ import annotations
@@ -82,8 +83,14 @@ def translate(exc: stripe.StripeError) -> StripeFailure:
     return failure
 
 
-def create_checkout_session(params: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
-    """Create a Checkout Session (``POST /v1/checkout/sessions``).
+def create_checkout_session(params: dict[str, Any], *, idempotency_key: str,
+                            stripe_client: stripe.StripeClient | None = None) -> dict[str, Any]:
+    """Create a Checkout Session (``POST /v1/checkout/sessions``,
+    https://docs.stripe.com/api/checkout/sessions/create).
+
+    Args:
+        stripe_client: the :func:`client` to use, taken beforehand by a caller that
+            keeps the database out of the network call; :func:`client` when None.
 
     Returns:
         ``{"id": "cs_...", "url": "https://...", "expires_at": unix}``.
@@ -92,7 +99,7 @@ def create_checkout_session(params: dict[str, Any], *, idempotency_key: str) -> 
         StripeNotConfigured: no secret key. StripeFailure: any SDK error.
     """
     try:
-        session = client().v1.checkout.sessions.create(
+        session = (stripe_client or client()).v1.checkout.sessions.create(
             params=params,  # type: ignore[arg-type]
             options={"idempotency_key": idempotency_key})
     except stripe.StripeError as exc:
