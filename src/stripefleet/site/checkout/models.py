@@ -1,9 +1,10 @@
-"""Tables of the checkout domain: ``orders`` and ``order_lines`` (DESIGN.md section 5).
+"""Tables of the checkout domain: ``orders`` and ``order_lines`` (README, "Selling").
 
 An order is created ``pending`` with its lines and its stock reservation when a
 Checkout Session is created; its ``status`` moves one way only (``STATUS_MOVES``) and
-its ``reservation`` goes ``held -> sold`` (paid) or ``held -> released`` (expired,
-failed), each move a conditional ``UPDATE`` so that it happens once.
+its ``reservation`` goes ``held -> sold`` (paid: the rule in ``payment``) or ``held ->
+released`` (expired, failed: ``reservations.release``), each move a conditional
+``UPDATE`` so that it happens once.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from stripefleet.site.extensions import db
 
 PENDING, PAID, EXPIRED, FAILED, REFUNDED = "pending", "paid", "expired", "failed", "refunded"
 
-#: Allowed status moves (DESIGN.md section 5): a late failure never undoes a payment.
+#: Allowed status moves (README, "Selling": orders move one way): a late failure never
+#: undoes a payment.
 STATUS_MOVES: dict[str, tuple[str, ...]] = {
     PAID: (PENDING,),
     EXPIRED: (PENDING,),
@@ -36,7 +38,7 @@ class Order(db.Model):  # type: ignore[name-defined,misc]
         reference: 32 hex characters, unique across sites; ``client_reference_id`` and
             ``metadata[order_ref]`` of the session, base of its idempotency key.
         customer_id: None for a guest (``SITE_GUEST_CHECKOUT=1``).
-        email, customer_info: seed 003_'s ``customer_info`` (JSON text).
+        email, customer_info: the checkout body's ``customer_info`` (JSON text).
         status: ``pending``, ``paid``, ``expired``, ``failed``, ``refunded``.
         reservation: ``held``, ``sold`` (kept once paid), ``released``.
         amount_total, currency: computed by the server (cents).

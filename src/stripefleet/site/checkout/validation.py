@@ -1,4 +1,5 @@
-"""Seed 003_'s checkout body, checked field by field (issue 4, "Checkout").
+"""The checkout body of the shop's Stripe configuration notes, checked field by field
+(README, "Selling": Checkout).
 
 Body: ``items`` [{``id``, ``type`` (``product``|``equipment``), ``quantity``, ``days``}],
 ``customer_info`` {firstName, lastName, email, phone, address, city, postalCode,
@@ -59,11 +60,11 @@ def _int(value: Any, field: str, low: int, high: int) -> int:
 
 
 def parse_checkout(body: dict[str, Any]) -> CheckoutRequest:
-    """Check the body (seed 003_); amounts are never read from it.
+    """Check the body; amounts are never read from it.
 
     Raises:
         CheckoutInvalid: the first wrong field. A product's ``days`` may be left out or
-            be 1 (seed 003_'s own example sends ``"days": 1``); equipment needs
+            be 1 (the notes' own example sends ``"days": 1``); equipment needs
             ``days`` >= 1.
     """
     items = body.get("items")

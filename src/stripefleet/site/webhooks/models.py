@@ -1,4 +1,4 @@
-"""The webhook inbox: ``webhook_events`` (issue 4, "Webhooks"; DESIGN.md section 5).
+"""The webhook inbox: ``webhook_events`` (README, "Selling": Webhooks).
 
 Every verified event is stored by its Stripe id (unique) before it is processed, in the
 same transaction as its effects; a second delivery of the same id finds the row and
