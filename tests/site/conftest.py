@@ -19,7 +19,7 @@ import requests
 from stripefleet.common.processes import ManagedProcess, free_port, stripefleet_argv
 from tests.conftest import postgres_schema
 
-#: The fleet's API key of the test sites (seed 000_'s example key).
+#: The fleet's API key of the test sites (the original propagation script's example key).
 API_KEY = "template-master-key-2025"
 
 

@@ -5,6 +5,7 @@ setting; ``set-api-key`` stores one read from stdin; ``settings`` shows masks on
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -12,10 +13,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cryptography.fernet import Fernet
 
 from stripefleet.cli import main
 from stripefleet.common.keys import fingerprint
 from stripefleet.common.processes import free_port, stripefleet_argv
+from stripefleet.site.app import create_app
+from stripefleet.site.db import upgrade_database
+from stripefleet.site.extensions import db
+from stripefleet.site.settings.services import get_value, put_value
 from tests.site.conftest import API_KEY, RunningSite
 
 SK = "sk_test_CliSecretNeverShown000wxyz"
@@ -40,8 +46,6 @@ def test_serve_refuses_to_start_without_an_api_key(database_url: str, tmp_path: 
 
 
 def _clean_environ() -> dict[str, str]:
-    import os
-
     return {k: v for k, v in os.environ.items()
             if k not in {"TEMPLATE_MASTER_API_KEY", "STRIPEFLEET_ENCRYPTION_KEY"}}
 
@@ -132,11 +136,6 @@ def test_serve_with_workers_runs_gunicorn(
 
 
 def _store_secret(database_url: str, instance: Path, ring: str) -> None:
-    from stripefleet.site.app import create_app
-    from stripefleet.site.db import upgrade_database
-    from stripefleet.site.extensions import db
-    from stripefleet.site.settings.services import put_value
-
     app = create_app({"SITE_INSTANCE_DIR": str(instance), "DATABASE_URL": database_url,
                       "STRIPEFLEET_ENCRYPTION_KEY": ring})
     with app.app_context():
@@ -148,8 +147,6 @@ def _store_secret(database_url: str, instance: Path, ring: str) -> None:
 
 def test_serve_refuses_secrets_it_cannot_decrypt(database_url: str, tmp_path: Path) -> None:
     """Started with a key ring that lacks the secrets' key, serve exits 1 and names them."""
-    from cryptography.fernet import Fernet
-
     instance = tmp_path / "instance"
     _store_secret(database_url, instance, Fernet.generate_key().decode())
     result = CliRunner().invoke(
@@ -163,11 +160,6 @@ def test_serve_refuses_secrets_it_cannot_decrypt(database_url: str, tmp_path: Pa
 
 def test_reencrypt_moves_secrets_to_the_rings_first_key(database_url: str, tmp_path: Path) -> None:
     """``site reencrypt`` with ring "new,old" lets the old key be dropped afterwards."""
-    from cryptography.fernet import Fernet
-
-    from stripefleet.site.app import create_app
-    from stripefleet.site.settings.services import get_value
-
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     instance = tmp_path / "instance"
     _store_secret(database_url, instance, old)
@@ -179,7 +171,5 @@ def test_reencrypt_moves_secrets_to_the_rings_first_key(database_url: str, tmp_p
                       "STRIPEFLEET_ENCRYPTION_KEY": new})
     with app.app_context():
         assert get_value("stripe_secret_key") == SK
-        from stripefleet.site.extensions import db
-
         db.session.remove()
         db.engine.dispose()

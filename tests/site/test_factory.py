@@ -13,7 +13,7 @@ from stripefleet.site.app import create_app
 
 
 def test_importing_the_site_creates_nothing(tmp_path: Path) -> None:
-    """Importing every module of the site writes no file (STYLE.md rule 2)."""
+    """Importing every module of the site writes no file."""
     code = ("import stripefleet.site, stripefleet.site.app, stripefleet.site.cli, "
             "stripefleet.site.settings.api, stripefleet.site.health")
     subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, timeout=60)

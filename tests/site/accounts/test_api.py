@@ -1,4 +1,4 @@
-"""``POST /api/auth/register`` and ``POST /api/auth/login`` (issue 4, "Customer accounts")."""
+"""``POST /api/auth/register`` and ``POST /api/auth/login`` (README, "Selling": "API")."""
 
 from __future__ import annotations
 

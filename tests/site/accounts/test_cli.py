@@ -1,4 +1,4 @@
-"""``stripefleet site create-owner --email ... --password-stdin`` (issue 4)."""
+"""``stripefleet site create-owner --email ... --password-stdin`` (README, "Selling": "Pages")."""
 
 from __future__ import annotations
 

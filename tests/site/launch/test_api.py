@@ -1,4 +1,5 @@
-"""``POST /saas_launch_site`` and ``GET /api/export/launch-requests`` (seed 002_)."""
+"""``POST /saas_launch_site`` (the troubleshooting guide) and
+``GET /api/export/launch-requests``."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ def _launch(shop: Shop, **body: str) -> requests.Response:
 
 
 def test_paid_launch_is_listed_to_the_dashboard(shop: Shop) -> None:
-    """Seed 002_'s example body gives a checkout URL; once paid (webhook), the request is
-    listed at ``/api/export/launch-requests`` with its plan and amount."""
+    """The troubleshooting guide's example body gives a checkout URL; once paid
+    (webhook), the request is listed at ``/api/export/launch-requests`` with its plan and
+    amount."""
     r = _launch(shop, domain="test.example.fr", email="test@example.com", type="standard")
     assert r.status_code == 200 and r.json()["checkout_url"].startswith(shop.emulator.url)
     sid = r.json()["session_id"]

@@ -1,6 +1,7 @@
 """The settings API over HTTP, against real site processes (SQLite and PostgreSQL).
 
-Source of each rule: issue 2 section 2, DESIGN.md section 3, seeds 000_ and 002_.
+Source of each rule: README, "A site" (the contract of the original propagation script
+and of the troubleshooting guide).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def test_put_of_a_new_value_gives_the_previous_fingerprint(site: RunningSite) ->
 
 
 def test_values_are_trimmed_before_validation(site: RunningSite) -> None:
-    """Surrounding white space is removed (seed 002_), and the trimmed value is stored."""
+    """Surrounding white space is removed (README, "A site"), and the trimmed value is stored."""
     body = site.put("stripe_publishable_key", f"  {PK}\n\t").json()
     assert body["fingerprint"] == fingerprint(PK)
     assert site.get("/api/stripe-pk").json()["publishable_key"] == PK
@@ -76,7 +77,7 @@ def test_values_are_trimmed_before_validation(site: RunningSite) -> None:
 def test_malformed_values_are_refused_with_the_setting_code(
     shared_site: RunningSite, setting: str, value: object, code: str
 ) -> None:
-    """A value failing seed 002_'s pattern is 400 with the setting's code; nothing stored."""
+    """A value failing its key format is 400 with the setting's code; nothing stored."""
     resp = shared_site.put(setting, value)
     assert resp.status_code == 400
     assert resp.json() == {"success": False, "error": code, "message": resp.json()["message"]}
@@ -184,8 +185,9 @@ def test_stripe_pk_is_404_not_configured_before_any_push(shared_site: RunningSit
     assert resp.json()["error"] == "not_configured"
 
 
-def test_stripe_pk_answers_the_publishable_key_in_the_seed_shape(site: RunningSite) -> None:
-    """Seed 000_: ``{"success": true, "publishable_key": "pk_..."}`` after a push."""
+def test_stripe_pk_answers_the_publishable_key_in_the_scripts_shape(site: RunningSite) -> None:
+    """The original propagation script's shape: ``{"success": true, "publishable_key":
+    "pk_..."}`` after a push."""
     site.set("stripe_publishable_key", PK)
     resp = site.get("/api/stripe-pk")
     assert resp.status_code == 200

@@ -1,8 +1,8 @@
 """Secrets never appear in clear: not in an answer, a log line or a database row.
 
-Issue 2 section 2 ("No response, log line, error message or exception text ever holds
-a secret in clear"; "the raw database row does not contain the secret"), and each change
-is recorded, stored and logged, with fingerprints only.
+README, "A site": secrets "never appear in an answer, a log line or an error", nor in
+the raw database row, and each change is recorded, stored and logged, with fingerprints
+only.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_no_database_row_holds_a_secret(site: RunningSite) -> None:
 
 
 def test_a_publishable_key_is_stored_in_clear(site: RunningSite) -> None:
-    """The publishable key is public: stored as is, as seed 002_'s SQL shows it."""
+    """The publishable key is public: stored as is, as the troubleshooting guide's SQL shows it."""
     site.set("stripe_publishable_key", "pk_test_PublicKey123")
     engine = sa.create_engine(site.database_url)
     try:

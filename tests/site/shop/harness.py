@@ -1,4 +1,4 @@
-"""A shop world for the issue 4 tests: a real Stripe emulator and a real site process,
+"""A shop world for the selling tests: a real Stripe emulator and a real site process,
 wired as the demo wires them (keys and the webhook signing secret pushed through the
 settings API, a webhook endpoint registered on the emulator).
 
@@ -10,8 +10,11 @@ slugs) and its own customers. Import the fixtures into a test folder's ``conftes
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -117,8 +120,6 @@ class Shop:
     def _owner(self) -> tuple[requests.Session, str]:
         """A logged-in owner session of the admin area and its CSRF token (made once)."""
         if self._owner_session is None:
-            import re
-
             email = f"owner-{uuid.uuid4().hex[:6]}@example.com"
             result = self.cli("create-owner", "--email", email, "--password-stdin",
                               stdin="owner-password\n")
@@ -160,7 +161,8 @@ class Shop:
 
     def checkout(self, items: list[dict[str, Any]], token: str | None = None,
                  **extra: Any) -> requests.Response:
-        """``POST /api/checkout/`` with seed 003_'s body around ``items``."""
+        """``POST /api/checkout/`` with the body of the shop's Stripe configuration
+        notes around ``items``."""
         body = {"items": items, "customer_info": {"firstName": "John", "lastName": "Doe",
                                                   "email": "john@example.com"},
                 "success_url": "http://localhost:3000/success?success=true&session_id="
@@ -203,8 +205,6 @@ class Shop:
 
     def browser_login(self, email: str, password: str) -> requests.Session:
         """A cookie session logged in through the login page's CSRF-protected form."""
-        import re
-
         browser = requests.Session()
         page = browser.get(f"{self.url}/compte/connexion", timeout=10).text
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)
@@ -225,9 +225,6 @@ class Shop:
 
 def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
     """A ``Stripe-Signature`` header as Stripe computes it (HMAC-SHA256 of ``t.payload``)."""
-    import hashlib
-    import hmac
-
     t = int(time.time()) if timestamp is None else timestamp
     mac = hmac.new(secret.encode(), f"{t}.{payload}".encode(), hashlib.sha256).hexdigest()
     return f"t={t},v1={mac}"

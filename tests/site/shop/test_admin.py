@@ -1,4 +1,4 @@
-"""The owner's admin area (issue 4): add, edit and deactivate products."""
+"""The owner's admin area (README, "Selling": "Pages"): add, edit and deactivate products."""
 
 from __future__ import annotations
 

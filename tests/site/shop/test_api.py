@@ -1,4 +1,4 @@
-"""``GET /api/products`` and ``GET /api/products/<slug>`` (issue 4, "Catalogue")."""
+"""``GET /api/products`` and ``GET /api/products/<slug>`` (README, "Selling": "API")."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from tests.site.shop.harness import Shop
 
 
 def test_products_list_active_products_with_in_stock_and_available(shop: Shop) -> None:
-    """The list holds every active product with seed 004_'s ``inStock`` and the units left."""
+    """The list holds every active product with ``inStock`` (the webhook and stock
+    notes) and the units left."""
     art, bike = shop.products(
         {"slug": "art", "name": "Art", "type": "product", "price": 1000, "stock": 1},
         {"slug": "bike", "name": "Bike", "type": "equipment", "daily_rate": 250, "stock": 3})
@@ -39,7 +40,7 @@ def test_product_is_found_by_slug_and_by_id(shop: Shop) -> None:
 
 
 def test_unchanged_catalogue_answers_304_to_its_etag(shop: Shop) -> None:
-    """Polling with ``If-None-Match`` costs no body until the stock changes (issue 4)."""
+    """Polling with ``If-None-Match`` costs no body until the stock changes."""
     shop.products({"slug": "poll", "name": "Poll", "price": 100, "stock": 2})
     first = requests.get(f"{shop.url}/api/products", timeout=10)
     etag = first.headers["ETag"]

@@ -1,4 +1,5 @@
-"""``stripefleet site products import FILE --instance-dir DIR`` (issue 4, "Catalogue")."""
+"""``stripefleet site products import FILE --instance-dir DIR`` (README, "Selling":
+"Catalogue")."""
 
 from __future__ import annotations
 

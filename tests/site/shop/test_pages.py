@@ -1,4 +1,4 @@
-"""The storefront in real Chromium (issue 4, "Storefront pages"): catalogue, cart, the
+"""The storefront in real Chromium (README, "Selling": "Pages"): catalogue, cart, the
 emulator's pay page, the success page, and "Vendu" reaching a second open page without a
 reload. Screenshots are kept in ``test-artifacts/<test>/``."""
 
