@@ -61,7 +61,7 @@ def test_postgres_url_uses_psycopg(tmp_path: Path) -> None:
     (None, []),
 ])
 def test_sites_list_separators(raw: object, expected: list[str]) -> None:
-    """TEMPLATE_SITES_LIST takes commas, newlines or a list (seed 001_)."""
+    """TEMPLATE_SITES_LIST takes commas, newlines or a list."""
     assert parse_sites_list(raw) == expected  # type: ignore[arg-type]
 
 
