@@ -1,13 +1,13 @@
 """``stripefleet demo``: a whole fleet on this machine, configured and selling.
 
-Issue 2, section 4, grown by issues 4 and 5: the Stripe emulator; N real site
-processes on free loopback ports, each with its own database in a temporary instance
-folder, a webhook endpoint registered with the emulator and the sample catalogue; the
-dashboard and its Huey worker, with the sites registered and an owner account. The
-publishable and secret keys go out as dashboard rollouts, each site's own webhook
-signing secret through the engine; everything is read back (verify). With ``--once``
-a customer buys site 1's unique artwork and the demo exits 0 once the webhook has
-marked it sold; otherwise it serves until Ctrl-C. No process is left behind.
+What it runs (README, "The demo"): the Stripe emulator; N real site processes on free
+loopback ports, each with its own database in a temporary instance folder, a webhook
+endpoint registered with the emulator and the sample catalogue; the dashboard and its
+Huey worker, with the sites registered and an owner account. The publishable and secret
+keys go out as dashboard rollouts, each site's own webhook signing secret through the
+engine; everything is read back (verify). With ``--once`` a customer buys site 1's
+unique artwork and the demo exits 0 once the webhook has marked it sold; otherwise it
+serves until Ctrl-C. No process is left behind.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from rich.console import Console
 
 from stripefleet.common.keys import PUBLISHABLE_KEY, SECRET_KEY, WEBHOOK_SECRET
 from stripefleet.common.processes import ManagedProcess
-from stripefleet.dashboard import demo_support
-from stripefleet.demo import steps
+from stripefleet.demo import dashboard, steps
 from stripefleet.demo.emulator import DemoStripe, register_webhook_endpoints, start_emulator
 from stripefleet.demo.fleet import DemoSite, SiteFleet, random_token
 from stripefleet.demo.purchase import buy_artwork
@@ -91,16 +90,16 @@ def _run(console: Console, root: Path, site_count: int, once: bool) -> bool:
             steps.load_catalogues(console, sites)
             whsecs = register_webhook_endpoints(emulator, [s.url for s in sites])
             console.print(f"  {len(whsecs)} webhook endpoints registered with the emulator")
-            handle = demo_support.start_dashboard(root / "dashboard", api_key=api_key,
-                                                  log_path=root / "dashboard.log")
+            handle = dashboard.start_dashboard(root / "dashboard", api_key=api_key,
+                                               log_path=root / "dashboard.log")
             with _running(handle.process):
                 console.print(f"  dashboard: {handle.url}")
                 # The sites file format's optional fields name each site (dashboard).
-                demo_support.register_sites(
+                dashboard.register_sites(
                     handle, [f"{s.url} name=site-{s.index} env=test tags=demo" for s in sites])
                 ok = _configure(console, sites, emulator, handle, api_key, whsecs)
                 # Health and drift on the fleet page, without waiting for the periodic run.
-                demo_support.api(handle, "POST", "/api/sites/verify")
+                dashboard.api(handle, "POST", "/api/sites/verify")
                 env_file, sites_file = steps.write_env_file(root, {
                     "TEMPLATE_MASTER_API_KEY": api_key,
                     "STRIPE_PUBLISHABLE_KEY": emulator.publishable_key,
@@ -120,7 +119,7 @@ def _run(console: Console, root: Path, site_count: int, once: bool) -> bool:
 
 
 def _configure(console: Console, sites: list[DemoSite], emulator: DemoStripe,
-               handle: demo_support.DashboardHandle, api_key: str, whsecs: list[str]) -> bool:
+               handle: dashboard.DashboardHandle, api_key: str, whsecs: list[str]) -> bool:
     """Push and verify the three Stripe settings; True when every site holds them."""
     pushed_pk = steps.push_through_dashboard(console, handle, PUBLISHABLE_KEY,
                                              emulator.publishable_key)
@@ -147,10 +146,11 @@ def _serve_until_interrupted(sites: list[DemoSite], *others: ManagedProcess) -> 
 
 
 def _print_try_it(console: Console, site: DemoSite, emulator: DemoStripe,
-                  handle: demo_support.DashboardHandle, env_file: Path,
+                  handle: dashboard.DashboardHandle, env_file: Path,
                   sites_file: Path) -> None:
-    """Where to look, and seed 000_'s and 002_'s commands for site 1. The keys stay in
-    the env file (mode 0600): no key is printed, nor put on a command line."""
+    """Where to look, and the settings API's curl commands for site 1 (README, "A site").
+    The keys stay in the env file (mode 0600): no key is printed, nor put on a command
+    line."""
     url = site.url
     console.print("\n[bold]Open[/bold]")
     console.print(f"  shop (site 1):  {url}/")
@@ -160,18 +160,18 @@ def _print_try_it(console: Console, site: DemoSite, emulator: DemoStripe,
                   f"4000 0000 0000 0002 (declined); emulator {emulator.url}")
     console.print(f"\n[bold]Try it[/bold] (site 1 is {url}). Load the demo's keys first:")
     console.print(f"  set -a; . {env_file}; set +a")
-    console.print("Read the publishable key (seed 000_):")
+    console.print("Read the publishable key:")
     console.print(f"  curl -i {url}/api/stripe-pk")
-    console.print("Push a publishable key (seed 000_):")
+    console.print("Push a publishable key:")
     console.print(f"  curl -X PUT {url}/api/export/settings/stripe_publishable_key \\\n"
                   '    -H "Content-Type: application/json" \\\n'
                   '    -H "X-API-Key: $TEMPLATE_MASTER_API_KEY" \\\n'
                   '    -d "{\\"value\\":\\"$STRIPE_PUBLISHABLE_KEY\\"}"')
     console.print("See what the site holds (fingerprints, never secrets):")
     console.print(f'  curl -H "X-API-Key: $TEMPLATE_MASTER_API_KEY" {url}/api/export/settings')
-    console.print("Check its Stripe configuration (seed 002_):")
+    console.print("Check its Stripe configuration:")
     console.print(f"  curl {url}/api/health/stripe")
-    console.print("The catalogue (seed 004_'s inStock):")
+    console.print("The catalogue (each product's stock and inStock):")
     console.print(f"  curl {url}/api/products")
     console.print("Push to the whole demo fleet with the CLI:")
     console.print(f"  stripefleet push stripe_secret_key --sites-file {sites_file}")

@@ -22,7 +22,7 @@ SiteEvent = Literal[
     "charge.refunded",
 ]
 
-#: The events a site handles (seeds 003_ and 004_, issue 4).
+#: The events a site handles (README, "Selling": webhooks).
 SITE_EVENTS: tuple[SiteEvent, ...] = get_args(SiteEvent)
 
 
@@ -68,7 +68,7 @@ def start_emulator(workdir: Path, *, timeout: float = 30.0) -> DemoStripe:
 
 
 def register_webhook_endpoints(emulator: DemoStripe, site_urls: list[str]) -> list[str]:
-    """Create one webhook endpoint per site (``/api/webhook/stripe/``, seed 003_).
+    """Create one webhook endpoint per site (the site's ``/api/webhook/stripe/``).
 
     Returns:
         Each site's webhook signing secret (``whsec_...``), in the order of ``site_urls``.

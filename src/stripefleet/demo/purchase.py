@@ -1,6 +1,6 @@
 """The demo's purchase (``--once``): a customer buys site 1's unique artwork through the
 API, pays on the emulator, and the signed webhook marks the order paid and the artwork
-sold (issue 4, "The demo grows")."""
+sold (README, "The demo": ``--once``)."""
 
 from __future__ import annotations
 

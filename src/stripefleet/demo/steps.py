@@ -15,7 +15,7 @@ from rich.console import Console
 from stripefleet.common.files import write_private
 from stripefleet.common.keys import mask
 from stripefleet.common.processes import stripefleet_argv
-from stripefleet.dashboard import demo_support
+from stripefleet.demo import dashboard
 from stripefleet.demo.fleet import DemoSite
 from stripefleet.propagation import (
     PushOptions,
@@ -75,11 +75,11 @@ def _line(console: Console, row: dict[str, Any]) -> None:
                   f"{row.get('latency_ms')} ms{error}")
 
 
-def push_through_dashboard(console: Console, handle: demo_support.DashboardHandle,
+def push_through_dashboard(console: Console, handle: dashboard.DashboardHandle,
                            setting: str, value: str) -> bool:
     """A dashboard rollout of ``setting`` to every site, waited for; True on success."""
     console.print(f"\n[bold]rollout {setting}[/bold] = {mask(value)} (dashboard, Huey worker)")
-    final = demo_support.push(handle, setting, value)
+    final = dashboard.push(handle, setting, value)
     for row in final["targets"]:
         _line(console, row)
     rollout = final["rollout"]

@@ -1,9 +1,11 @@
-"""What ``stripefleet demo`` needs to run the dashboard (issue 5, "The demo grows").
+"""The demo's dashboard: ``dashboard serve`` started, sites registered, keys pushed.
 
 Start ``dashboard serve`` (web + worker) on a free loopback port with an owner account
 (its password generated and returned), register sites, push a value through a dashboard
-rollout and wait for its recap. Only the standard library talks HTTP here; values go in
-a JSON body over loopback, never on a command line.
+rollout and wait for its recap (README, "The demo"). It drives the dashboard from the
+outside, through its CLI and JSON API, and imports nothing of it. Only the standard
+library talks HTTP here (:mod:`stripefleet.demo.http`); values go in a JSON body over
+loopback, never on a command line.
 
     handle = start_dashboard(instance_dir, api_key=KEY, log_path=logs / "dashboard.log")
     register_sites(handle, site_urls)
@@ -14,11 +16,9 @@ a JSON body over loopback, never on a command line.
 
 from __future__ import annotations
 
-import json
+import os
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from stripefleet.common.processes import (
     free_port,
     stripefleet_argv,
 )
+from stripefleet.demo.http import DemoHTTPError, call
 
 FINISHED = ("succeeded", "partially_failed", "failed", "halted", "rolled_back")
 
@@ -46,8 +47,6 @@ class DashboardHandle:
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> str:
-    import os
-
     done = subprocess.run(stripefleet_argv(*args), capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=120, check=False)
     if done.returncode != 0:
@@ -106,18 +105,12 @@ def api(handle: DashboardHandle, method: str, path: str,
     Raises:
         RuntimeError: an error answer (its code and message).
     """
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(  # noqa: S310 (loopback URL built here)
-        handle.url + path, data=data, method=method,
-        headers={"Authorization": f"Bearer {handle.token}", "Content-Type": "application/json",
-                 "Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=30) as resp:  # noqa: S310
-            return json.loads(resp.read())  # type: ignore[no-any-return]
-    except urllib.error.HTTPError as exc:
-        answer = json.loads(exc.read() or b"{}")
-        raise RuntimeError(f"{method} {path}: {exc.code} {answer.get('error')}: "
-                           f"{answer.get('message')}") from None
+        return call(method, handle.url + path, body,
+                    headers={"Authorization": f"Bearer {handle.token}"})
+    except DemoHTTPError as exc:
+        raise RuntimeError(f"{method} {path}: {exc.status} {exc.body.get('error')}: "
+                           f"{exc.body.get('message')}") from None
 
 
 def register_sites(handle: DashboardHandle, urls: list[str]) -> dict[str, Any]:

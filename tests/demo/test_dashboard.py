@@ -1,10 +1,10 @@
-"""``stripefleet/dashboard/demo_support.py``: what the demo calls to run the dashboard."""
+"""``stripefleet/demo/dashboard.py``: what the demo calls to run the dashboard."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from stripefleet.dashboard import demo_support
+from stripefleet.demo import dashboard
 from stripefleet.testing.fleet import FaultFleet
 
 
@@ -12,12 +12,12 @@ def test_start_register_push_and_stop(tmp_path: Path) -> None:
     """The demo's path: start serve with a generated owner, register sites, push a key
     through a dashboard rollout, read the recap; stopping leaves nothing running."""
     with FaultFleet(sites=2) as fleet:
-        handle = demo_support.start_dashboard(tmp_path / "dash", api_key=fleet.api_key,
-                                              env={"DASHBOARD_ENGINE_BACKOFF": "0"})
+        handle = dashboard.start_dashboard(tmp_path / "dash", api_key=fleet.api_key,
+                                           env={"DASHBOARD_ENGINE_BACKOFF": "0"})
         try:
             assert len(handle.owner_password) >= 20 and handle.token.startswith("sfd_")
-            assert demo_support.register_sites(handle, fleet.urls)["added"] == fleet.urls
-            final = demo_support.push(handle, "stripe_secret_key", "sk_test_Demo123")
+            assert dashboard.register_sites(handle, fleet.urls)["added"] == fleet.urls
+            final = dashboard.push(handle, "stripe_secret_key", "sk_test_Demo123")
         finally:
             handle.process.stop()
         assert final["rollout"]["recap"]["changed"] == 2
