@@ -1,10 +1,11 @@
-"""Rollouts, their targets, and every value the dashboard pushed (encrypted).
+"""Rollouts and their targets.
 
-A rollout is one change of one setting to a set of sites (DESIGN.md section 4). Its
+A rollout is one change of one setting to a set of sites (README, "The dashboard"). Its
 targets are rows, one per site, written as each finishes; they are the source of truth
-a resumed worker reads (issue 5: resumable after kill -9). ``lock_setting`` holds the
-setting while a push runs and is unique, so that the database itself refuses a second
-running rollout of the same setting.
+a resumed worker reads (a rollout survives its worker, even ``kill -9``).
+``lock_setting`` holds the setting while a push runs and is unique, so that the
+database itself refuses a second running rollout of the same setting. The values the
+dashboard pushed to each site are the sites' record (``sites.models.PushedValue``).
 """
 
 from __future__ import annotations
@@ -17,14 +18,22 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from stripefleet.common.db import NaiveUTCDateTime, utcnow
 from stripefleet.dashboard.extensions import db, isoformat
+from stripefleet.dashboard.sites.models import PushedValue
+from stripefleet.propagation import TargetState
+
+#: ``PushedValue`` is re-exported for ``dashboard/models.py`` (which lists every table)
+#: until it imports it from ``sites.models``.
+__all__ = ["FAILED_TARGET_STATES", "FINISHED_STATES", "KINDS", "STATES", "PushedValue",
+           "Rollout", "RolloutTarget"]
 
 KINDS = ("push", "dry_run", "retry", "rollback")
-#: Rollout states (DESIGN.md section 4).
+#: Rollout states (README, "The dashboard": JSON API).
 STATES = ("pending", "running", "succeeded", "partially_failed", "failed", "halted",
           "rolled_back")
 FINISHED_STATES = ("succeeded", "partially_failed", "failed", "halted", "rolled_back")
-#: Target states that count as failures (retry failed targets takes these).
-FAILED_TARGET_STATES = ("failed", "unreachable", "skipped")
+#: Target states (the engine's) that count as failures ("retry failed" takes these).
+FAILED_TARGET_STATES = tuple(state.value for state in (
+    TargetState.FAILED, TargetState.UNREACHABLE, TargetState.SKIPPED))
 
 
 class Rollout(db.Model):  # type: ignore[name-defined,misc]
@@ -121,18 +130,3 @@ class RolloutTarget(db.Model):  # type: ignore[name-defined,misc]
             "masked_before": self.masked_before, "masked_after": self.masked_after,
             "verified": self.verified, "finished_at": isoformat(self.finished_at),
         }
-
-
-class PushedValue(db.Model):  # type: ignore[name-defined,misc]
-    """A value the dashboard pushed to a site (encrypted): the backup rollback uses."""
-
-    __tablename__ = "pushed_values"
-    __table_args__ = (Index("ix_pushed_values_lookup", "site_id", "setting", "fingerprint"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
-    setting: Mapped[str] = mapped_column(String(64))
-    value_enc: Mapped[str] = mapped_column(Text)
-    fingerprint: Mapped[str] = mapped_column(String(16))
-    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"))
-    pushed_at: Mapped[datetime] = mapped_column(NaiveUTCDateTime, default=utcnow)

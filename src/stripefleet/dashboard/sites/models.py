@@ -1,11 +1,12 @@
-"""Sites of the fleet: base URL, name, tags, API key (encrypted), health and drift."""
+"""Sites of the fleet: base URL, name, tags, API key (encrypted), health and drift, and
+the values the dashboard pushed to each (encrypted)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stripefleet.common.db import NaiveUTCDateTime, utcnow
@@ -57,3 +58,25 @@ class Site(db.Model):  # type: ignore[name-defined,misc]
             "observed": self.observed or {}, "drift": list(self.drift or []),
             "last_verified_at": isoformat(self.last_verified_at),
         }
+
+
+class PushedValue(db.Model):  # type: ignore[name-defined,misc]
+    """A value the dashboard pushed to a site, which the site then held (encrypted).
+
+    What a site was last given is the site's record: drift compares what a
+    verification reads with the last fingerprint pushed, and rolling back a secret
+    (secrets never leave a site) restores an earlier value found here by fingerprint.
+    Rollouts write it (``services.record_push``); ``rollout_id`` names the rollout that
+    pushed it (the ``rollouts`` table, by name only).
+    """
+
+    __tablename__ = "pushed_values"
+    __table_args__ = (Index("ix_pushed_values_lookup", "site_id", "setting", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    setting: Mapped[str] = mapped_column(String(64))
+    value_enc: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(16))
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"))
+    pushed_at: Mapped[datetime] = mapped_column(NaiveUTCDateTime, default=utcnow)

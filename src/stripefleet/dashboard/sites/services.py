@@ -1,8 +1,9 @@
-"""The fleet registry: add, edit, disable, import sites; pick targets; drift.
+"""The fleet registry: add, edit, disable, import sites; pick targets; what each site
+holds (observed, pushed) and drift. Services flush; the caller commits.
 
-Sites-file format (issue 2, the CLI's): one base URL a line, blank lines and ``#``
-comments ignored, duplicates once. The dashboard also reads optional ``key=value``
-words after the URL: ``name=...``, ``env=test|prod``, ``tags=a,b``.
+Sites-file format (the CLI's, README "Pushing keys to the fleet"): one base URL a line,
+blank lines and ``#`` comments ignored, duplicates once. The dashboard also reads
+optional ``key=value`` words after the URL: ``name=...``, ``env=test|prod``, ``tags=a,b``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from stripefleet.common.keys import (
 )
 from stripefleet.common.web import ApiError, Conflict, NotFound
 from stripefleet.dashboard.extensions import db, get_box
-from stripefleet.dashboard.sites.models import ENVIRONMENTS, Site
+from stripefleet.dashboard.sites.models import ENVIRONMENTS, PushedValue, Site
 
 _TAG = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
 
@@ -168,7 +169,7 @@ def parse_sites_file(text: str) -> list[dict[str, Any]]:
                 entry[{"env": "environment"}.get(key, key)] = value
         except ApiError as exc:
             raise ApiError("invalid_sites_file",
-                                 f"Line {number} of the sites file: {exc.message}") from None
+                           f"Line {number} of the sites file: {exc.message}") from None
         entries.setdefault(url, entry)
     return list(entries.values())
 
@@ -193,7 +194,8 @@ def import_sites(entries: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 
 def sync_sites_list() -> dict[str, list[str]]:
-    """Register the configured ``TEMPLATE_SITES_LIST`` URLs not yet known (seed 001_)."""
+    """Register the configured ``TEMPLATE_SITES_LIST`` URLs not yet known (the embeddable
+    propagation blueprint's setting, README "Configuration")."""
     urls = current_app.config.get("TEMPLATE_SITES_LIST") or []
     return import_sites([{"url": url} for url in urls])
 
@@ -209,7 +211,7 @@ def api_key_for(site: Site) -> str:
     key = current_app.config.get("TEMPLATE_MASTER_API_KEY")
     if not key:
         raise ApiError("missing_api_key",
-                             f"{site.url} has no API key and TEMPLATE_MASTER_API_KEY is not set.")
+                       f"{site.url} has no API key and TEMPLATE_MASTER_API_KEY is not set.")
     return str(key)
 
 
@@ -235,7 +237,7 @@ def select_sites(selection: dict[str, Any]) -> list[Site]:
         sites = [s for s in sites if tag in s.all_tags]
     elif not selection.get("all", True):
         raise ApiError("invalid_targets",
-                             'Targets are {"all": true}, {"tag": T} or {"site_ids": [...]}.')
+                       'Targets are {"all": true}, {"tag": T} or {"site_ids": [...]}.')
     if not sites:
         raise ApiError("no_targets", "No enabled site matches these targets.")
     return sites
@@ -245,7 +247,7 @@ def known_setting(setting: str) -> str:
     """``setting`` when it is one of the four, else ApiError ``unknown_setting``."""
     if setting not in SETTINGS:
         raise ApiError("unknown_setting",
-                             f"The setting is one of {', '.join(SETTINGS)}.")
+                       f"The setting is one of {', '.join(SETTINGS)}.")
     return setting
 
 
@@ -300,10 +302,29 @@ def record_snapshot(site: Site, ok: bool, error: str | None,
     db.session.flush()
 
 
+def record_push(site_id: int, setting: str, value: str, rollout_id: int) -> None:
+    """Record that rollout ``rollout_id`` pushed ``value`` to ``site_id`` and the site
+    holds it: the value kept encrypted (a later rollback's source), then
+    :func:`note_observed`. Flushes."""
+    db.session.add(PushedValue(site_id=site_id, setting=setting,
+                               value_enc=get_box().encrypt(value),
+                               fingerprint=fingerprint(value), rollout_id=rollout_id))
+    note_observed(site_id, setting, value)
+
+
+def pushed_value(site_id: int, setting: str, value_fingerprint: str) -> str | None:
+    """The latest value of ``setting`` the dashboard pushed to ``site_id`` whose
+    fingerprint is ``value_fingerprint``, in clear; None when there is none."""
+    row = db.session.scalar(
+        select(PushedValue).where(PushedValue.site_id == site_id,
+                                  PushedValue.setting == setting,
+                                  PushedValue.fingerprint == value_fingerprint)
+        .order_by(PushedValue.id.desc()).limit(1))
+    return get_box().decrypt(row.value_enc) if row else None
+
+
 def last_pushed_fingerprints(site_id: int) -> dict[str, str]:
     """Setting -> fingerprint of the value the dashboard last pushed to ``site_id``."""
-    from stripefleet.dashboard.rollouts.models import PushedValue
-
     rows = db.session.execute(
         select(PushedValue.setting, PushedValue.fingerprint)
         .where(PushedValue.site_id == site_id).order_by(PushedValue.id)).all()

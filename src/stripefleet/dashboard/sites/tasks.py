@@ -1,13 +1,15 @@
 """Huey tasks of the fleet: the periodic verification (health and drift).
 
-``verify_fleet`` reads every enabled site's settings through the engine and stores
-health, what each site holds (fingerprints, masks) and drift (a value that differs
-from the one the dashboard last pushed). It runs every
-``VERIFY_INTERVAL_MINUTES`` (default 15) and on demand ("verify now").
+``verify_fleet`` reads every enabled site's settings through the engine
+(``stripefleet.propagation.read_settings``) and stores health, what each site holds
+(fingerprints, masks) and drift (a value that differs from the one the dashboard last
+pushed). It runs every ``VERIFY_INTERVAL_MINUTES`` (default 15) and on demand ("verify
+now"). A task is an entry point: it commits, after each site.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from flask import Flask, current_app
@@ -15,6 +17,11 @@ from huey import Huey, crontab
 
 from stripefleet.common.web import ApiError
 from stripefleet.dashboard.extensions import db
+from stripefleet.dashboard.sites import services
+from stripefleet.propagation import PushOptions, SiteSnapshot, Target, read_settings
+
+#: Retries of a verification's read (fewer than a push's: the next verification reads again).
+VERIFY_RETRIES = 1
 
 
 def _schedule(minutes: int) -> Any:
@@ -28,11 +35,6 @@ def verify_fleet() -> int:
 
     Returns the number of sites read. Commits after each site.
     """
-    import asyncio
-
-    from stripefleet.dashboard.rollouts import engine_adapter as engine
-    from stripefleet.dashboard.sites import services
-
     by_url = {}
     targets = []
     for site in services.list_sites(enabled_only=True):
@@ -42,10 +44,10 @@ def verify_fleet() -> int:
             services.record_snapshot(site, False, "missing_api_key", {}, {})
             continue
         by_url[site.url] = site.id
-        targets.append(engine.Target(url=site.url, api_key=key, name=site.name))
+        targets.append(Target(url=site.url, api_key=key, name=site.name))
     db.session.commit()
 
-    def on_snapshot(snap: engine.SiteSnapshot) -> None:
+    def on_snapshot(snap: SiteSnapshot) -> None:
         site_id = by_url.get(snap.url)
         site = services.get_site(site_id) if site_id else None
         if site is None:
@@ -54,15 +56,15 @@ def verify_fleet() -> int:
                                  services.last_pushed_fingerprints(site.id))
         db.session.commit()
 
-    options = engine.make_options({"retries": 1, "timeout": 8},
-                                  backoff_base=current_app.config["ENGINE_BACKOFF"])
+    options = PushOptions(retries=VERIFY_RETRIES,
+                          backoff_base=current_app.config["ENGINE_BACKOFF"])
     if targets:
-        asyncio.run(engine.read(targets, options=options, on_snapshot=on_snapshot))
+        asyncio.run(read_settings(targets, options=options, on_snapshot=on_snapshot))
     return len(targets)
 
 
 def register_site_tasks(huey: Huey, app: Flask) -> dict[str, Any]:
-    """Register the fleet tasks on ``huey``, bound to ``app``."""
+    """Register the fleet tasks on ``huey``, bound to ``app``; returns them by name."""
 
     @huey.task(name="verify_fleet")  # type: ignore[untyped-decorator]
     def verify_fleet_task() -> None:
