@@ -9,11 +9,12 @@ import pytest
 from stripefleet.common.web import ApiError
 from stripefleet.dashboard.extensions import db
 from stripefleet.dashboard.sites import services
+from tests.dashboard.conftest import add_user
 
 
 def test_sites_list_from_config_is_registered_once(make_app: Any) -> None:
-    """The configured TEMPLATE_SITES_LIST (seed 001_) is registered at start-up; a
-    second start adds nothing."""
+    """The configured TEMPLATE_SITES_LIST (the embeddable propagation blueprint's
+    setting) is registered at start-up; a second start adds nothing."""
     app = make_app(TEMPLATE_SITES_LIST="https://a.fr, https://b.fr\nhttps://c.fr")
     with app.app_context():
         assert services.sync_sites_list()["added"] == ["https://a.fr", "https://b.fr",
@@ -34,8 +35,6 @@ def test_sites_file_bad_lines(line: str) -> None:
 def test_site_without_any_api_key_cannot_be_targeted(make_app: Any) -> None:
     """With no site key and no TEMPLATE_MASTER_API_KEY, a rollout is refused up front
     (400 ``missing_api_key``) rather than failing on every site."""
-    from tests.dashboard.conftest import add_user
-
     app = make_app(TEMPLATE_MASTER_API_KEY=None)
     owner = add_user(app, "owner")
     client = app.test_client()

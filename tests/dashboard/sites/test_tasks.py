@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from stripefleet.dashboard.queue import get_huey
 from stripefleet.testing.fleet import FaultFleet
-from tests.dashboard.conftest import PK, Account, import_sites
+from tests.dashboard.conftest import PK, Account, add_user, import_sites
 
 
 def test_verify_records_health_and_drift(make_app: Any) -> None:
     """After a push, a site whose value was changed behind the dashboard's back shows
     drift on that setting; an unreachable one shows as down; the others are ok."""
-    from tests.dashboard.conftest import add_user
-
     with FaultFleet(["ok", "ok", "refuse"]) as fleet:
         app = make_app(TEMPLATE_MASTER_API_KEY=fleet.api_key)
         owner: Account = add_user(app, "owner")
@@ -35,10 +35,6 @@ def test_verify_records_health_and_drift(make_app: Any) -> None:
 def test_verification_period_follows_the_setting(make_app: Any) -> None:
     """The periodic verification runs every VERIFY_INTERVAL_MINUTES (here 5): due at
     minute 10, not at minute 11."""
-    from datetime import datetime
-
-    from stripefleet.dashboard.queue import get_huey
-
     app = make_app(VERIFY_INTERVAL_MINUTES=5)
     periodic = [t for t in get_huey(app)._registry._registry.values()
                 if t.__name__ == "verify_fleet_periodic"]

@@ -1,4 +1,8 @@
-"""JSON API of the fleet: list, create, update, disable, import, verify now."""
+"""JSON API of the fleet: list, create, update, disable, import, verify now.
+
+A view that writes is ``transactional`` (its one commit point); "verify now" commits
+its audit row before it queues the verification.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from flask import Blueprint
 from stripefleet.common.web import ApiError
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.auth.security import require_role
-from stripefleet.dashboard.extensions import db
+from stripefleet.dashboard.extensions import transactional
 from stripefleet.dashboard.http import json_body, ok
 from stripefleet.dashboard.queue import task
 from stripefleet.dashboard.sites import services
@@ -26,6 +30,7 @@ def list_sites() -> Any:
 
 @bp.post("")
 @require_role("owner")
+@transactional
 def create_site() -> Any:
     """Body ``{"url", "name"?, "environment"?, "tags"?, "api_key"?}`` -> 201 ``{"site"}``."""
     data = json_body()
@@ -34,7 +39,6 @@ def create_site() -> Any:
                                 api_key=data.get("api_key") or None)
     audit.record("site.create", subject=site.url,
                  details={"api_key_fingerprint": site.api_key_fingerprint})
-    db.session.commit()
     return ok(201, site=site.as_dict())
 
 
@@ -47,28 +51,29 @@ def get_site(site_id: int) -> Any:
 
 @bp.patch("/<int:site_id>")
 @require_role("owner")
+@transactional
 def update_site(site_id: int) -> Any:
     """Body: any of ``url, name, environment, tags, enabled, api_key`` ("" = fleet key)."""
     site = services.update_site(services.get_site(site_id), json_body())
     audit.record("site.update", subject=site.url,
                  details={"api_key_fingerprint": site.api_key_fingerprint,
                           "enabled": site.enabled})
-    db.session.commit()
     return ok(site=site.as_dict())
 
 
 @bp.post("/<int:site_id>/disable")
 @require_role("owner")
+@transactional
 def disable_site(site_id: int) -> Any:
     """Disable a site: rollouts no longer target it."""
     site = services.update_site(services.get_site(site_id), {"enabled": False})
     audit.record("site.disable", subject=site.url)
-    db.session.commit()
     return ok(site=site.as_dict())
 
 
 @bp.post("/import")
 @require_role("owner")
+@transactional
 def import_sites() -> Any:
     """Body ``{"text": "<sites file>"}`` -> ``{"added": [urls], "existing": [urls]}``."""
     text = json_body().get("text")
@@ -77,7 +82,6 @@ def import_sites() -> Any:
     result = services.import_sites(services.parse_sites_file(text))
     audit.record("site.import", details={"added": len(result["added"]),
                                          "existing": len(result["existing"])})
-    db.session.commit()
     return ok(added=result["added"], existing=result["existing"])
 
 
@@ -85,7 +89,12 @@ def import_sites() -> Any:
 @require_role("operator")
 def verify_now() -> Any:
     """Queue a verification of every enabled site (health and drift) -> 202."""
-    audit.record("site.verify")
-    db.session.commit()
+    _audit_verify()
     task("verify_fleet")()
     return ok(202, queued=True)
+
+
+@transactional
+def _audit_verify() -> None:
+    """The audit row of "verify now", committed before the task is queued."""
+    audit.record("site.verify")
