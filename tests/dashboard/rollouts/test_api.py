@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from stripefleet.dashboard.extensions import db
 from stripefleet.testing.fleet import FaultFleet
 from tests.dashboard.conftest import PK, Account, add_user, import_sites
 
@@ -252,8 +253,6 @@ def test_push_on_each_database(make_app: Any, database_url: str) -> None:
                                       headers=owner.headers)
         assert get(app, owner, resp.json["rollout"]["id"])["rollout"]["state"] == "succeeded"
         assert [fleet.value(u, PK) for u in fleet.urls] == ["pk_test_Db1"] * 2
-        from stripefleet.dashboard.extensions import db
-
         with app.app_context():
             db.engine.dispose()
 

@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 
 from stripefleet.common.processes import ManagedProcess
+from stripefleet.dashboard.extensions import db
 from stripefleet.testing.fleet import FaultFleet
 from tests.dashboard.conftest import PK, Account, add_user, import_sites
 
@@ -128,8 +129,6 @@ def test_two_workers_share_one_rollout_over_redis_on_postgres(
         peak = fleet.max_in_flight
         chunks = [set(re.findall(rf"rollout {rollout_id} chunk (\d+): \d+ targets claimed",
                                  proc.log_tail(500))) for proc in workers]
-        from stripefleet.dashboard.extensions import db
-
         with app.app_context():
             db.engine.dispose()
     assert puts == [1] * 12

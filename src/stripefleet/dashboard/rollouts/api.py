@@ -1,18 +1,24 @@
 """JSON API of rollouts: create / dry run, get with targets (live progress), start a
-dry run's push, retry failed, roll back, halt."""
+dry run's push, retry failed, roll back, halt.
+
+A view that creates a rollout commits it (``tasks.launch``), then queues it; halting
+is ``transactional``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
+from sqlalchemy import select
 
-from stripefleet.dashboard.auth.security import require_role
-from stripefleet.dashboard.extensions import db
-from stripefleet.dashboard.http import acting_user, json_body, ok
+from stripefleet.common.web import ApiError
+from stripefleet.dashboard.auth.security import acting_user, require_role
+from stripefleet.dashboard.extensions import db, transactional
+from stripefleet.dashboard.http import json_body, ok
 from stripefleet.dashboard.rollouts import services
-from stripefleet.dashboard.rollouts.models import Rollout
-from stripefleet.dashboard.rollouts.tasks import enqueue_rollout
+from stripefleet.dashboard.rollouts.models import Rollout, RolloutTarget
+from stripefleet.dashboard.rollouts.tasks import launch
 
 bp = Blueprint("rollouts_api", __name__, url_prefix="/api/rollouts")
 
@@ -23,10 +29,6 @@ def rollout_payload(rollout: Rollout, *, with_targets: bool = True, state: str |
 
     ``state``, ``limit`` and ``offset`` page the targets of a large rollout.
     """
-    from sqlalchemy import select
-
-    from stripefleet.dashboard.rollouts.models import RolloutTarget
-
     db.session.refresh(rollout)
     payload: dict[str, Any] = {"rollout": rollout.as_dict(),
                                "progress": services.progress(rollout)}
@@ -42,18 +44,14 @@ def rollout_payload(rollout: Rollout, *, with_targets: bool = True, state: str |
 
 
 def _started(rollout: Rollout) -> Any:
-    rollout_id = rollout.id
-    db.session.commit()
-    enqueue_rollout(rollout)
-    return ok(202, **rollout_payload(services.get_rollout(rollout_id), with_targets=False))
+    """202 with the rollout just launched and its progress."""
+    return ok(202, **rollout_payload(rollout, with_targets=False))
 
 
 @bp.get("")
 @require_role("viewer")
 def list_rollouts() -> Any:
     """History as JSON; query ``setting``, ``state``, ``kind``."""
-    from flask import request
-
     rows = services.list_rollouts(setting=request.args.get("setting") or None,
                                   state=request.args.get("state") or None,
                                   kind=request.args.get("kind") or None)
@@ -70,11 +68,10 @@ def create() -> Any:
     (s), retries. 403 below the setting's role, 409 ``rollout_in_progress``.
     """
     data = json_body()
-    rollout = services.create_rollout(
+    return _started(launch(lambda: services.create_rollout(
         acting_user(), setting=str(data.get("setting", "")), value=data.get("value"),
         targets=data.get("targets"), options=data.get("options"),
-        dry_run=bool(data.get("dry_run")), chunk_size=current_app.config["CHUNK_SIZE"])
-    return _started(rollout)
+        dry_run=bool(data.get("dry_run")), chunk_size=current_app.config["CHUNK_SIZE"])))
 
 
 @bp.get("/<int:rollout_id>")
@@ -82,10 +79,6 @@ def create() -> Any:
 def get(rollout_id: int) -> Any:
     """The rollout, its live progress (counts per state) and its targets; query
     ``state`` (targets in that state), ``limit`` and ``offset`` (paging)."""
-    from flask import request
-
-    from stripefleet.common.web import ApiError
-
     try:
         limit = int(request.args["limit"]) if request.args.get("limit") else None
         offset = int(request.args.get("offset") or 0)
@@ -100,33 +93,30 @@ def get(rollout_id: int) -> Any:
 @require_role("operator")
 def start(rollout_id: int) -> Any:
     """Start the push a finished dry run previewed -> 202 with the new rollout."""
-    rollout = services.start_from_dry_run(acting_user(), rollout_id,
-                                          chunk_size=current_app.config["CHUNK_SIZE"])
-    return _started(rollout)
+    return _started(launch(lambda: services.start_from_dry_run(
+        acting_user(), rollout_id, chunk_size=current_app.config["CHUNK_SIZE"])))
 
 
 @bp.post("/<int:rollout_id>/retry")
 @require_role("operator")
 def retry(rollout_id: int) -> Any:
     """Retry the failed, unreachable and skipped targets -> 202 with the new rollout."""
-    rollout = services.retry_failed(acting_user(), rollout_id,
-                                    chunk_size=current_app.config["CHUNK_SIZE"])
-    return _started(rollout)
+    return _started(launch(lambda: services.retry_failed(
+        acting_user(), rollout_id, chunk_size=current_app.config["CHUNK_SIZE"])))
 
 
 @bp.post("/<int:rollout_id>/rollback")
 @require_role("owner")
 def rollback(rollout_id: int) -> Any:
     """Push back the values this rollout replaced -> 202 with the rollback rollout."""
-    rollout = services.roll_back(acting_user(), rollout_id,
-                                 chunk_size=current_app.config["CHUNK_SIZE"])
-    return _started(rollout)
+    return _started(launch(lambda: services.roll_back(
+        acting_user(), rollout_id, chunk_size=current_app.config["CHUNK_SIZE"])))
 
 
 @bp.post("/<int:rollout_id>/halt")
 @require_role("operator")
+@transactional
 def halt(rollout_id: int) -> Any:
     """Stop a rollout: pending targets become skipped, the setting's lock is freed."""
     rollout = services.halt(acting_user(), rollout_id)
-    db.session.commit()
     return ok(**rollout_payload(rollout, with_targets=False))

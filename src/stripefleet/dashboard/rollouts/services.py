@@ -1,19 +1,22 @@
-"""Rollouts: create (or dry run), start from a dry run, retry failed, roll back, list.
+"""Rollouts: create (or dry run), start from a dry run, retry failed, roll back, halt,
+close, list; the engine options a rollout runs with.
 
-Rules (issue 5): an ``operator`` runs publishable-key rollouts, dry runs and retries;
-only an ``owner`` pushes secret keys, webhook secrets and the fleet's API key, and rolls
-back. One push per setting runs at a time (``Rollout.lock_setting`` is unique): a
-second one is refused with 409 ``rollout_in_progress``. Services flush; the caller
-commits, then calls :func:`enqueue_rollout`.
+Rules (README, "Users, roles, tokens"): an ``operator`` runs publishable-key rollouts,
+dry runs and retries; only an ``owner`` pushes secret keys, webhook secrets and the
+fleet's API key, and rolls back. One push per setting runs at a time
+(``Rollout.lock_setting`` is unique): a second one is refused with 409
+``rollout_in_progress``. Services only flush: the caller commits (a view's
+``transactional``, the worker), then queues the new rollout (``tasks.launch``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from stripefleet.common.db import utcnow
 from stripefleet.common.keys import (
     InvalidValue,
     fingerprint,
@@ -24,23 +27,31 @@ from stripefleet.common.keys import (
 from stripefleet.common.web import ApiError, Conflict, NotFound
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.auth.models import User
+from stripefleet.dashboard.auth.security import deny
 from stripefleet.dashboard.extensions import db, get_box
 from stripefleet.dashboard.rollouts.models import (
     FAILED_TARGET_STATES,
     FINISHED_STATES,
-    PushedValue,
     Rollout,
     RolloutTarget,
 )
 from stripefleet.dashboard.sites.models import Site
-from stripefleet.dashboard.sites.services import api_key_for, known_setting, select_sites
+from stripefleet.dashboard.sites.services import (
+    api_key_for,
+    known_setting,
+    pushed_value,
+    select_sites,
+)
+from stripefleet.propagation import PushOptions, TargetState
+from stripefleet.propagation.types import ENGINE_DEFAULTS, RECAP_STATES
 
-#: Engine options a rollout form may set: name -> (type, minimum, maximum, default).
+#: Engine options a rollout form may set: name -> (type, minimum, maximum, default);
+#: the defaults are the engine's.
 OPTION_LIMITS: dict[str, tuple[type, float, float, float]] = {
-    "concurrency": (int, 1, 500, 10),
-    "rate": (float, 0.1, 100, 5.0),
-    "timeout": (float, 0.5, 120, 8.0),
-    "retries": (int, 0, 10, 3),
+    "concurrency": (int, 1, 500, ENGINE_DEFAULTS.concurrency),
+    "rate": (float, 0.1, 100, ENGINE_DEFAULTS.rate),
+    "timeout": (float, 0.5, 120, ENGINE_DEFAULTS.timeout),
+    "retries": (int, 0, 10, ENGINE_DEFAULTS.retries),
 }
 
 
@@ -53,8 +64,6 @@ def check_may_push(user: User, setting: str) -> None:
     """Raise Forbidden ``forbidden`` when ``user`` may not push ``setting``."""
     needed = required_role(setting)
     if not user.has_role(needed):
-        from stripefleet.dashboard.auth.security import deny
-
         raise deny(needed, f"Pushing {setting} needs the {needed} role; you are {user.role}.")
 
 
@@ -83,6 +92,21 @@ def parse_options(raw: dict[str, Any] | None) -> dict[str, Any]:
     return options
 
 
+def push_options(stored: dict[str, Any], *, dry_run: bool = False,
+                 backoff_base: float = ENGINE_DEFAULTS.backoff_base) -> PushOptions:
+    """The engine's options for a rollout's stored options (:func:`parse_options`'
+    output; a missing one is the engine's default)."""
+    defaults = PushOptions()
+    return PushOptions(
+        dry_run=dry_run,
+        timeout=float(stored.get("timeout", defaults.timeout)),
+        concurrency=int(stored.get("concurrency", defaults.concurrency)),
+        rate=float(stored.get("rate", defaults.rate)),
+        retries=int(stored.get("retries", defaults.retries)),
+        backoff_base=backoff_base,
+    )
+
+
 def _value(setting: str, raw: Any) -> str:
     if not isinstance(raw, str) or not raw.strip():
         raise ApiError("missing_value", "Give the value to push.")
@@ -105,20 +129,36 @@ def _new_rollout(user: User | None, *, kind: str, setting: str, value: str | Non
         kind=kind, setting=setting, options=options, selection=selection,
         parent_id=parent.id if parent else None,
         created_by=user.email if user else "system", state="pending",
-        lock_setting=None if kind == "dry_run" else setting,
     )
     if value is not None:
         rollout.value_enc = get_box().encrypt(value)
         rollout.value_fingerprint = fingerprint(value)
         rollout.value_masked = mask(value)
     db.session.add(rollout)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict("rollout_in_progress",
-                       f"A rollout of {setting} is already running.") from None
+    db.session.flush()
+    if kind != "dry_run":
+        _take_lock(rollout)
     return rollout
+
+
+def _take_lock(rollout: Rollout) -> None:
+    """Hold ``rollout.setting`` (the unique ``lock_setting``) for this push.
+
+    In a SAVEPOINT: losing the race to another request undoes this one UPDATE, not the
+    caller's transaction. It follows the rollout's INSERT, so that on SQLite the
+    SAVEPOINT is nested in the transaction the INSERT opened (pysqlite opens one only
+    before a write; a SAVEPOINT opened outside one would commit on its RELEASE).
+
+    Raises:
+        Conflict: ``rollout_in_progress``.
+    """
+    try:
+        with db.session.begin_nested():
+            rollout.lock_setting = rollout.setting
+            db.session.flush()
+    except IntegrityError:
+        raise Conflict("rollout_in_progress",
+                       f"A rollout of {rollout.setting} is already running.") from None
 
 
 def _add_targets(rollout: Rollout, rows: list[RolloutTarget], chunk_size: int) -> None:
@@ -144,8 +184,8 @@ def create_rollout(user: User, *, setting: str, value: Any, targets: dict[str, A
     Args:
         user: who starts it (role checked: see the module docstring).
         setting: one of ``common.keys.SETTINGS``.
-        value: the value in clear (validated with ``normalize_value``, seed 002_'s
-            formats); stored encrypted, shown masked.
+        value: the value in clear (validated with ``normalize_value``: the key formats
+            of README, "Pushing keys to the fleet"); stored encrypted, shown masked.
         targets: ``{"all": true}``, ``{"tag": T}`` or ``{"site_ids": [...]}``.
         options: engine options (``OPTION_LIMITS``).
         dry_run: only read each site (``ok`` / ``would_change``); takes no lock.
@@ -255,12 +295,7 @@ def previous_value(target: RolloutTarget, setting: str) -> str | None:
             return value
     if target.site_id is None:
         return None
-    row = db.session.scalar(
-        select(PushedValue).where(PushedValue.site_id == target.site_id,
-                                  PushedValue.setting == setting,
-                                  PushedValue.fingerprint == target.fingerprint_before)
-        .order_by(PushedValue.id.desc()).limit(1))
-    return box.decrypt(row.value_enc) if row else None
+    return pushed_value(target.site_id, setting, target.fingerprint_before)
 
 
 def roll_back(user: User, rollout_id: int, *, chunk_size: int = 200) -> Rollout:
@@ -276,15 +311,13 @@ def roll_back(user: User, rollout_id: int, *, chunk_size: int = 200) -> Rollout:
             ``already_rolled_back``, ``rollout_in_progress``.
     """
     if not user.has_role("owner"):
-        from stripefleet.dashboard.auth.security import deny
-
         raise deny("owner", "Rolling back needs the owner role.")
     parent = get_rollout(rollout_id)
     if parent.state == "rolled_back":
         raise Conflict("already_rolled_back", f"Rollout #{parent.id} was already rolled back.")
     if parent.state not in FINISHED_STATES:
         raise Conflict("rollout_not_finished", "Wait for the rollout to finish.")
-    changed = [t for t in parent.targets if t.state == "changed"]
+    changed = [t for t in parent.targets if t.state == TargetState.CHANGED.value]
     if parent.kind not in ("push", "retry") or not changed:
         raise Conflict("nothing_to_roll_back", f"Rollout #{parent.id} changed no site.")
     rollout = _new_rollout(user, kind="rollback", setting=parent.setting, value=None,
@@ -297,7 +330,7 @@ def roll_back(user: User, rollout_id: int, *, chunk_size: int = 200) -> Rollout:
         value = previous_value(old, parent.setting)
         row = RolloutTarget(site_id=old.site_id, url=old.url, name=old.name)
         if site is None or value is None:
-            row.state = "skipped"
+            row.state = TargetState.SKIPPED.value
             row.error = "no_previous_value"
             row.message = ("The value before the push is unknown (it was unset, or a secret "
                            "the dashboard never pushed).")
@@ -313,21 +346,70 @@ def roll_back(user: User, rollout_id: int, *, chunk_size: int = 200) -> Rollout:
 
 
 def halt(user: User, rollout_id: int) -> Rollout:
-    """Stop a rollout: its pending targets become ``skipped``, its lock is released."""
+    """Stop a rollout: its pending targets become ``skipped``, it is closed ``halted``
+    and its lock is released (a worker running it sees that at its next heartbeat).
+
+    Raises:
+        Forbidden: the role does not allow this setting.
+        Conflict: ``rollout_finished``.
+    """
     rollout = get_rollout(rollout_id)
     check_may_push(user, rollout.setting)
     if rollout.state in FINISHED_STATES:
         raise Conflict("rollout_finished", f"Rollout #{rollout.id} is already finished.")
     for target in rollout.targets:
-        if target.state == "pending":
-            target.state = "skipped"
+        if target.state == TargetState.PENDING.value:
+            target.state = TargetState.SKIPPED.value
             target.error = "halted"
     db.session.flush()
-    from stripefleet.dashboard.rollouts.runner import finish
-
-    finish(rollout.id, halted=True)
+    if not close_rollout(rollout.id, halted=True):
+        raise Conflict("rollout_finished", f"Rollout #{rollout.id} is already finished.")
     audit.record("rollout.halt", subject=f"rollout:{rollout.id}")
     return rollout
+
+
+def close_rollout(rollout_id: int, *, halted: bool = False) -> bool:
+    """Close the rollout when no target is pending: recap, state, lock released, the
+    parent of a rollback marked ``rolled_back``, audited. Flushes.
+
+    One conditional UPDATE (``pending`` or ``running`` -> finished), so that of the
+    workers that see the last target finish, exactly one closes it.
+
+    Returns:
+        True when this call closed it; False when a target is still pending, or the
+        rollout was already closed (nothing written then).
+    """
+    pending = db.session.scalar(
+        select(func.count()).select_from(RolloutTarget)
+        .where(RolloutTarget.rollout_id == rollout_id,
+               RolloutTarget.state == TargetState.PENDING.value))
+    if pending:
+        return False
+    counts = dict.fromkeys(RECAP_STATES, 0)
+    for state, count in db.session.execute(
+            select(RolloutTarget.state, func.count())
+            .where(RolloutTarget.rollout_id == rollout_id).group_by(RolloutTarget.state)):
+        counts[state] = count
+    bad = sum(counts.get(s, 0) for s in FAILED_TARGET_STATES)
+    good = sum(counts.values()) - bad
+    state = ("halted" if halted else "succeeded" if bad == 0
+             else "failed" if good == 0 else "partially_failed")
+    result = db.session.execute(
+        update(Rollout).where(Rollout.id == rollout_id,
+                              Rollout.state.in_(("pending", "running")))
+        .values(state=state, recap=counts, finished_at=utcnow(), lock_setting=None)
+        .execution_options(synchronize_session=False))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    rollout = get_rollout(rollout_id)
+    db.session.refresh(rollout)
+    if rollout.kind == "rollback" and counts.get(TargetState.ROLLED_BACK.value):
+        parent = db.session.get(Rollout, rollout.parent_id)
+        if parent is not None:
+            parent.state = "rolled_back"
+    audit.record("rollout.finish", subject=f"rollout:{rollout_id}", actor="system",
+                 details={"state": state, "recap": counts})
+    return True
 
 
 def list_rollouts(*, setting: str | None = None, state: str | None = None,

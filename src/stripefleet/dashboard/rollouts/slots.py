@@ -1,4 +1,4 @@
-"""A rollout's ``concurrency`` as one bound over all its chunks (issue 5, "throttled").
+"""A rollout's ``concurrency`` as one bound over all its chunks (README, "The dashboard").
 
 The chunks of a rollout run as separate Huey tasks, perhaps at once in several workers
 on several machines; each runs the engine with the rollout's ``concurrency``. Without a
@@ -26,6 +26,8 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
+
+import redis.asyncio as redis_asyncio
 
 #: Seconds between two tries for a slot: the first, and the most.
 FIRST_WAIT, LONGEST_WAIT = 0.005, 0.05
@@ -64,8 +66,6 @@ class RedisSlots:
     """
 
     def __init__(self, url: str, key: str, limit: int, lease: float) -> None:
-        import redis.asyncio as redis_asyncio
-
         self.key, self.limit, self.lease_ms = key, max(1, limit), max(1, int(lease * 1000))
         self._client = redis_asyncio.Redis.from_url(url)
         self._acquire = self._client.register_script(_ACQUIRE)

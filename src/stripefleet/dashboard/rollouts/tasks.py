@@ -1,18 +1,25 @@
-"""Huey tasks of rollouts: one task per chunk of targets, and the resumer.
+"""Huey tasks of rollouts (entry points), and how a request queues a new rollout.
 
-``run_chunk(rollout_id, chunk)`` runs the chunk through the engine (see ``runner``);
-``resume_rollouts`` re-queues chunks nobody holds; it runs when a worker starts, every
-minute, and again when a dead worker's lease is about to expire.
+- ``run_chunk(rollout_id, chunk)`` runs one chunk of targets through the worker
+  (``worker.run_chunk``);
+- ``resume_rollouts`` closes finished rollouts and re-queues the chunks nobody holds
+  (``worker.resume``); it runs when a worker starts, every minute, and again when a dead
+  worker's lease is about to expire;
+- :func:`launch` creates a rollout in the request's one transaction, commits it, then
+  queues its chunks (:func:`enqueue_rollout`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from huey import Huey, crontab
 
-from stripefleet.dashboard.extensions import db
+from stripefleet.dashboard.extensions import db, transactional
+from stripefleet.dashboard.queue import task
+from stripefleet.dashboard.rollouts import worker
 from stripefleet.dashboard.rollouts.models import Rollout
 
 
@@ -21,21 +28,17 @@ def register_rollout_tasks(huey: Huey, app: Flask) -> dict[str, Any]:
 
     @huey.task(name="run_chunk")  # type: ignore[untyped-decorator]
     def run_chunk(rollout_id: int, chunk: int) -> None:
-        from stripefleet.dashboard.rollouts import runner
-
         with app.app_context():
             try:
-                runner.run_chunk(rollout_id, chunk)
+                worker.run_chunk(rollout_id, chunk)
             finally:
                 db.session.remove()
 
     @huey.task(name="resume_rollouts")  # type: ignore[untyped-decorator]
     def resume_rollouts() -> None:
-        from stripefleet.dashboard.rollouts import runner
-
         with app.app_context():
             try:
-                wait = runner.resume()
+                wait = worker.resume()
             finally:
                 db.session.remove()
         if wait is not None and not huey.immediate:
@@ -53,17 +56,33 @@ def register_rollout_tasks(huey: Huey, app: Flask) -> dict[str, Any]:
 
 
 def enqueue_rollout(rollout: Rollout, app: Flask | None = None) -> None:
-    """Queue one ``run_chunk`` task per chunk (after the rollout was committed).
+    """Queue one ``run_chunk`` task per chunk of a committed rollout (a task must see
+    its rows).
 
-    With no chunk to run (every target already recorded, e.g. a rollback whose targets
-    were all skipped), the rollout is closed at once.
+    A rollout with nothing left to push (a rollback whose targets were all skipped at
+    creation) still gets its chunk 0: the chunk claims nothing and closes the rollout.
     """
-    from stripefleet.dashboard.queue import task
-    from stripefleet.dashboard.rollouts import runner
-
-    if rollout.chunk_count == 0 or not any(t.state == "pending" for t in rollout.targets):
-        runner.finish(rollout.id)
-        return
     run_chunk = task("run_chunk", app)
-    for chunk in range(rollout.chunk_count):
+    for chunk in range(max(rollout.chunk_count, 1)):
         run_chunk(rollout.id, chunk)
+
+
+def launch(create: Callable[[], Rollout]) -> Rollout:
+    """Create a rollout and queue it.
+
+    ``create`` calls a service (``services.create_rollout``...: flushes, returns the
+    new rollout). It runs as a ``transactional`` step, the request's one commit point;
+    the chunks are queued after that commit (on the immediate queue of the tests, each
+    runs at once, in a session of its own).
+
+    Raises:
+        What ``create`` raises: nothing is then committed, nor queued.
+    """
+    rollout = _committed(create)
+    enqueue_rollout(rollout)
+    return rollout
+
+
+@transactional
+def _committed(create: Callable[[], Rollout]) -> Rollout:
+    return create()

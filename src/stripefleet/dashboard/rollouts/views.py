@@ -1,4 +1,10 @@
-"""Pages of rollouts: the form (dry run, then start), the live rollout page."""
+"""Pages of rollouts: the form (dry run, then start), the live rollout page.
+
+A page that creates a rollout commits it (``tasks.launch``), then queues it; halting
+runs as a ``transactional`` step. A refused request (``ApiError``) is rolled back by
+that step, then the page shows the message; a refusal of the role (``Forbidden``) goes
+on to the app's 403 answer.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from stripefleet.common.keys import SETTINGS, is_secret
 from stripefleet.common.web import ApiError, Forbidden
-from stripefleet.dashboard.auth.security import require_role
-from stripefleet.dashboard.extensions import db
-from stripefleet.dashboard.http import acting_user
+from stripefleet.dashboard.auth.security import acting_user, require_role
+from stripefleet.dashboard.extensions import transactional
 from stripefleet.dashboard.rollouts import services
 from stripefleet.dashboard.rollouts.models import Rollout
-from stripefleet.dashboard.rollouts.tasks import enqueue_rollout
+from stripefleet.dashboard.rollouts.tasks import launch
 from stripefleet.dashboard.sites.services import list_sites
 
 bp = Blueprint("rollouts", __name__, url_prefix="/rollouts")
@@ -29,19 +34,15 @@ def _targets_from_form() -> dict[str, Any]:
     return {"all": True}
 
 
-def _launch(make: Callable[[], Rollout], back: str) -> Any:
+def _launch(create: Callable[[], Rollout], back: str) -> Any:
     try:
-        rollout = make()
+        rollout = launch(create)
     except Forbidden:
         raise
     except ApiError as exc:
-        db.session.rollback()
         flash(exc.message, "error")
         return redirect(back)
-    rollout_id = rollout.id
-    db.session.commit()
-    enqueue_rollout(rollout)
-    return redirect(url_for("rollouts.show", rollout_id=rollout_id))
+    return redirect(url_for("rollouts.show", rollout_id=rollout.id))
 
 
 @bp.get("/new")
@@ -103,16 +104,19 @@ def rollback(rollout_id: int) -> Any:
         url_for("rollouts.show", rollout_id=rollout_id))
 
 
+@transactional
+def _halt(rollout_id: int) -> None:
+    services.halt(acting_user(), rollout_id)
+
+
 @bp.post("/<int:rollout_id>/halt")
 @require_role("operator")
 def halt(rollout_id: int) -> Any:
     """Halt a running rollout."""
     try:
-        services.halt(acting_user(), rollout_id)
-        db.session.commit()
+        _halt(rollout_id)
     except Forbidden:
         raise
     except ApiError as exc:
-        db.session.rollback()
         flash(exc.message, "error")
     return redirect(url_for("rollouts.show", rollout_id=rollout_id))

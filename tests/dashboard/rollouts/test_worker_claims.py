@@ -1,4 +1,4 @@
-"""``stripefleet/dashboard/rollouts/runner.py``: claims, leases, resumption."""
+"""``stripefleet/dashboard/rollouts/worker.py``: claims, leases, resumption."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from stripefleet.common.db import utcnow
 from stripefleet.dashboard.extensions import db
-from stripefleet.dashboard.rollouts import runner
+from stripefleet.dashboard.rollouts import worker
 from stripefleet.dashboard.rollouts.models import RolloutTarget
 from stripefleet.dashboard.sites.models import Site
 from stripefleet.dashboard.sites.services import api_key_for
@@ -41,7 +41,7 @@ def test_resumed_target_already_holding_the_value_is_not_pushed_again(make_app: 
             db.session.commit()
             fleet.set_value(first.url, PK, "pk_test_Resume1")  # its PUT had landed
             fleet.clear_log()
-            assert runner.run_chunk(rollout_id, 0) == 2
+            assert worker.run_chunk(rollout_id, 0) == 2
             rows = {t.url: t for t in db.session.scalars(select(RolloutTarget))}
             resumed_url = first.url
         other_url = next(u for u in fleet.urls if u != resumed_url)
@@ -67,7 +67,7 @@ def test_resumed_rotation_of_the_fleet_key_reads_the_site_with_the_new_key(
             db.session.commit()
             fleet.set_value(first.url, "template_master_api_key", new_key)
             fleet.clear_log()
-            assert runner.run_chunk(rollout_id, 0) == 2
+            assert worker.run_chunk(rollout_id, 0) == 2
             rows = {t.url: t for t in db.session.scalars(select(RolloutTarget))}
             resumed_url = first.url
             site_keys = {s.url: api_key_for(s) for s in db.session.scalars(select(Site))}
@@ -87,9 +87,9 @@ def test_live_lease_is_not_taken(make_app: Any) -> None:
             db.session.execute(update(RolloutTarget).where(RolloutTarget.id == first.id).values(
                 claim_token="live-worker", claims=1, lease_until=utcnow() + timedelta(minutes=5)))
             db.session.commit()
-            assert runner.run_chunk(rollout_id, 0) == 1
-            assert runner.finish(rollout_id) is False
-            wait = runner.resume()
+            assert worker.run_chunk(rollout_id, 0) == 1
+            assert worker.finish(rollout_id) is False
+            wait = worker.resume()
             held_url = first.url
         assert wait is not None and wait > 200
         assert fleet.puts(held_url) == 0
@@ -100,7 +100,7 @@ def test_finished_target_is_never_claimed_again(make_app: Any) -> None:
     with FaultFleet(sites=3) as fleet:
         app, rollout_id = _queued_rollout(make_app, fleet, "pk_test_Twice1")
         with app.app_context():
-            assert runner.run_chunk(rollout_id, 0) == 2
-            assert runner.run_chunk(rollout_id, 0) == 0
-            assert runner.run_chunk(rollout_id, 1) == 1
+            assert worker.run_chunk(rollout_id, 0) == 2
+            assert worker.run_chunk(rollout_id, 0) == 0
+            assert worker.run_chunk(rollout_id, 1) == 1
         assert [fleet.puts(u) for u in fleet.urls] == [1, 1, 1]
