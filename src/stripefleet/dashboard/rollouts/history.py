@@ -1,4 +1,4 @@
-"""History exports: every rollout as CSV or JSON rows (fingerprints only)."""
+"""History: every rollout as an export row (CSV or JSON; fingerprints only)."""
 
 from __future__ import annotations
 

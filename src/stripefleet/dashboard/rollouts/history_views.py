@@ -1,7 +1,9 @@
-"""History: every rollout, filtered by setting and state; exports in CSV and JSON."""
+"""Pages and API of the history: every rollout, filtered by setting and state; exports
+in CSV and JSON (``/history``, ``/api/history``, ``/api/history/export``)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, Response, render_template, request
@@ -10,8 +12,8 @@ from stripefleet.common.keys import SETTINGS
 from stripefleet.common.web import ApiError
 from stripefleet.dashboard.audit.services import to_csv
 from stripefleet.dashboard.auth.security import require_role
-from stripefleet.dashboard.history import services
 from stripefleet.dashboard.http import ok
+from stripefleet.dashboard.rollouts import history
 from stripefleet.dashboard.rollouts.models import STATES
 
 bp = Blueprint("history", __name__)
@@ -24,7 +26,7 @@ def _filters() -> dict[str, str | None]:
 
 def _rows(limit: int = 10000) -> list[dict[str, object]]:
     filters = _filters()
-    return services.rows(setting=filters["setting"], state=filters["state"], limit=limit)
+    return history.rows(setting=filters["setting"], state=filters["state"], limit=limit)
 
 
 @bp.get("/history")
@@ -49,11 +51,9 @@ def export() -> Any:
     fmt = request.args.get("format", "csv")
     rows = _rows()
     if fmt == "json":
-        import json
-
         return Response(json.dumps(rows, indent=1), mimetype="application/json",
                         headers={"Content-Disposition": "attachment; filename=history.json"})
     if fmt != "csv":
         raise ApiError("invalid_format", "format is csv or json.")
-    return Response(to_csv(rows, services.EXPORT_FIELDS), mimetype="text/csv",
+    return Response(to_csv(rows, history.EXPORT_FIELDS), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=history.csv"})
