@@ -4,13 +4,16 @@
 - otherwise: ``SqliteHuey`` on ``huey.db`` in the instance folder (the embedded default).
 - ``HUEY_IMMEDIATE`` (tests): tasks run at once, in the caller, on in-memory storage.
 
-Tasks are registered by :func:`register_tasks` on the instance (closures over the app,
-so that a task runs in the app's context); the web app and the worker build the same
-app, so the same task names exist on both sides.
+Infrastructure: this module imports no domain. Each domain registers its tasks with a
+registrar (``register_rollout_tasks(huey, app)``...: closures over the app, so that a
+task runs in the app's context) that the app factory passes to :func:`init_queue` (the
+list is ``routes.TASK_REGISTRARS``); the web app and the worker build the same app, so
+the same task names exist on both sides. Domains queue work with :func:`task`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,10 @@ from flask import Flask, current_app
 from huey import Huey, RedisHuey, SqliteHuey
 
 QUEUE_NAME = "stripefleet-dashboard"
+
+#: Registers a domain's tasks on the Huey instance, bound to the app; returns the
+#: tasks that may be queued, by name.
+TaskRegistrar = Callable[[Huey, Flask], dict[str, Any]]
 
 
 def make_huey(config: dict[str, Any]) -> Huey:
@@ -31,17 +38,19 @@ def make_huey(config: dict[str, Any]) -> Huey:
     return SqliteHuey(QUEUE_NAME, filename=str(path), results=False)
 
 
-def init_queue(app: Flask) -> None:
-    """Create the app's Huey and register the tasks of every domain on it."""
-    from stripefleet.dashboard.rollouts.tasks import register_rollout_tasks
-    from stripefleet.dashboard.sites.tasks import register_site_tasks
+def init_queue(app: Flask, registrars: Iterable[TaskRegistrar] = ()) -> None:
+    """Create the app's Huey and register the tasks of each registrar on it."""
+    app.extensions["stripefleet_huey"] = make_huey(app.config)
+    app.extensions["stripefleet_tasks"] = {}
+    register_tasks(app, registrars)
 
-    huey = make_huey(app.config)
-    tasks: dict[str, Any] = {}
-    tasks.update(register_rollout_tasks(huey, app))
-    tasks.update(register_site_tasks(huey, app))
-    app.extensions["stripefleet_huey"] = huey
-    app.extensions["stripefleet_tasks"] = tasks
+
+def register_tasks(app: Flask, registrars: Iterable[TaskRegistrar]) -> None:
+    """Register more tasks on the app's Huey (:func:`init_queue` does it for its own)."""
+    huey = get_huey(app)
+    tasks: dict[str, Any] = app.extensions["stripefleet_tasks"]
+    for register in registrars:
+        tasks.update(register(huey, app))
 
 
 def get_huey(app: Flask | None = None) -> Huey:
