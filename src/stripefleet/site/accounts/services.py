@@ -9,6 +9,7 @@ a command in the command).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import re
@@ -30,8 +31,16 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 TOKEN_LIFETIME = dt.timedelta(days=30)
 _hasher = PasswordHasher()
-#: A hash to verify against when the e-mail is unknown, so both cases take as long.
-_DUMMY_HASH = _hasher.hash("not-a-password-of-anyone")
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """A hash to verify against when the e-mail is unknown, so both cases take as long.
+
+    Made once per process, by ``accounts.init_app``: an argon2 hash costs about 0.25 s of
+    CPU (``python -X importtime``), which at import time every ``--help`` paid.
+    """
+    return _hasher.hash("not-a-password-of-anyone")
 
 
 class AccountError(ValueError):
@@ -96,7 +105,7 @@ def authenticate(email: object, password: object) -> Customer:
         sa.select(Customer).where(Customer.email == address))
     given = password if isinstance(password, str) else ""
     try:
-        _hasher.verify(customer.password_hash if customer else _DUMMY_HASH, given)
+        _hasher.verify(customer.password_hash if customer else dummy_hash(), given)
     except (VerificationError, InvalidHashError):
         customer = None
     if customer is None:
