@@ -39,7 +39,7 @@ from stripefleet.common.config import (
 from stripefleet.common.crypto import load_or_create_ring
 from stripefleet.common.db import engine_options
 from stripefleet.common.files import read_or_create_private
-from stripefleet.embed.stripe_propagate import parse_sites_list as _sites_list
+from stripefleet.embed.settings import parse_sites_list as _sites_list
 
 __all__ = ["OPTIONS", "PASS_THROUGH", "ConfigError", "config_table", "load_config",
            "parse_sites_list"]

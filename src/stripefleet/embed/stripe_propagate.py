@@ -39,7 +39,6 @@ import hmac
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +47,7 @@ from flask_login import current_user
 
 from stripefleet.common.keys import PUBLISHABLE_KEY, InvalidValue, fingerprint, normalize_value
 from stripefleet.common.web import error_response
+from stripefleet.embed.settings import parse_sites_list
 from stripefleet.propagation import PushOptions, Target, TargetResult
 from stripefleet.propagation import propagate as push_to_sites
 
@@ -70,29 +70,6 @@ snippet_templates = Blueprint("stripe_propagate_snippet", __name__,
 
 _RUNS: OrderedDict[str, dict[str, Any]] = OrderedDict()
 _RUNS_LOCK = threading.Lock()
-
-
-def parse_sites_list(raw: str | Iterable[str] | None) -> list[str]:
-    """Site base URLs from ``TEMPLATE_SITES_LIST``: comma or newline separated, or a list.
-
-    Blank entries and surrounding white space are dropped; trailing slashes removed.
-
-    Raises:
-        ValueError: an entry is not an ``http://`` or ``https://`` URL (the message
-            shows its first 60 characters).
-    """
-    if raw is None:
-        return []
-    parts = raw.replace("\n", ",").split(",") if isinstance(raw, str) else raw
-    urls = []
-    for part in parts:
-        url = str(part).strip().rstrip("/")
-        if not url:
-            continue
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f"holds an entry that is not an http(s) URL: {url[:60]!r}")
-        urls.append(url)
-    return urls
 
 
 def snippet_html() -> str:
