@@ -13,6 +13,7 @@ command). One exception: a token's last use, written in its own short transactio
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import re
 import secrets
@@ -32,8 +33,14 @@ from stripefleet.dashboard.extensions import db
 TOKEN_PREFIX = "sfd_"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _hasher = PasswordHasher()
-#: Verified against when the email is unknown, so that timing does not reveal accounts.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so that timing does not reveal
+    accounts; computed at the first failed login rather than at import (an argon2 hash
+    costs about 0.1 s and every dashboard command imports this module)."""
+    return _hasher.hash("not-a-real-password")
 
 
 class LoginFailed(ApiError):
@@ -88,7 +95,7 @@ def authenticate(email: str, password: str) -> User:
     user = get_user_by_email(email or "")
     if user is None or not user.active:
         with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password or "x")
+            _hasher.verify(_dummy_hash(), password or "x")
         raise LoginFailed("invalid_credentials", "Wrong email or password.")
     now = utcnow()
     if user.locked_until and user.locked_until > now:
