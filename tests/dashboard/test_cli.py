@@ -82,7 +82,7 @@ def site_pk(url: str) -> str | None:
 
 def test_serve_pushes_to_real_sites_and_rolls_back(stack: Stack) -> None:
     """Through ``dashboard serve`` (its worker child runs the tasks), a rollout reaches
-    real site processes (seed 000_'s GET /api/stripe-pk shows the key), and rolling it
+    real site processes (the site's GET /api/stripe-pk shows the key), and rolling it
     back restores each site's previous key."""
     requests.post(f"{stack.url}/api/sites/import", json={"text": "\n".join(stack.site_urls)},
                   headers=stack.headers, timeout=5).raise_for_status()

@@ -103,15 +103,16 @@ def test_operator_journey_in_chromium(stack: Stack, chromium_path: str,
 
 
 @pytest.mark.browser
-def test_seed_button_starts_a_rollout_in_chromium(stack: Stack, chromium_path: str,
-                                                  artifacts_dir: Path) -> None:
-    """Seed 001_'s button asks for the key (a prompt), calls POST /admin/stripe/propagate
-    with the page's CSRF token, and lands on the new rollout's page."""
+def test_propagation_button_starts_a_rollout_in_chromium(stack: Stack, chromium_path: str,
+                                                         artifacts_dir: Path) -> None:
+    """The propagation button of the "New rollout" page asks for the key (a prompt),
+    calls POST /admin/stripe/propagate with the page's CSRF token, and lands on the new
+    rollout's page."""
     from playwright.sync_api import expect
 
     requests.post(f"{stack.url}/api/sites/import", headers=stack.headers, timeout=5,
                   json={"text": "\n".join(stack.site_urls)}).raise_for_status()
-    key = f"pk_test_Seed{secrets.token_hex(4)}"
+    key = f"pk_test_Button{secrets.token_hex(4)}"
     with logged_in_page(stack, chromium_path) as page:
         page.goto(f"{stack.url}/rollouts/new")
         page.once("dialog", lambda dialog: dialog.accept(key))
@@ -119,5 +120,5 @@ def test_seed_button_starts_a_rollout_in_chromium(stack: Stack, chromium_path: s
         page.wait_for_url(re.compile(r".*/rollouts/\d+$"))
         finished_state(page)
         expect(page.locator("#state")).to_have_text("succeeded")
-        page.screenshot(path=str(artifacts_dir / "seed-button.png"), full_page=True)
+        page.screenshot(path=str(artifacts_dir / "propagation-button.png"), full_page=True)
     assert all(site_pk(u) == key for u in stack.site_urls)

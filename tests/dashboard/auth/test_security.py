@@ -1,5 +1,7 @@
-"""Every route against every role, CSRF refusals, lockout, tokens (issue 5, "Who may do
-what"). Tests ``stripefleet/dashboard/auth/security.py`` through the real routes."""
+"""Every route against every role, CSRF refusals, lockout, tokens (README, "Users, roles,
+tokens"). Tests ``stripefleet/dashboard/auth/security.py``, the role guard of
+``dashboard/http.py`` and the 403 handler of ``dashboard/errors.py`` through the real
+routes."""
 
 from __future__ import annotations
 
