@@ -23,8 +23,8 @@ from flask_login import current_user
 
 from stripefleet.common.web import ApiError, Forbidden, ok
 
-__all__ = ["DENIED_ACTION", "Denied", "acting_user", "check_role", "deny", "json_body", "ok",
-           "require_role", "wants_json"]
+__all__ = ["DENIED_ACTION", "Denied", "check_role", "deny", "json_body", "ok", "require_role",
+           "wants_json"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,15 +48,6 @@ def json_body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError("invalid_json", "Send a JSON object (Content-Type: application/json).")
     return data
-
-
-def acting_user() -> Any:
-    """The logged-in (or token's) user, untyped.
-
-    Kept for the views that still import it from here; ``auth.security.acting_user``
-    is the same user typed as ``auth.models.User``.
-    """
-    return current_user._get_current_object()
 
 
 class Denied(Forbidden):
