@@ -96,7 +96,7 @@ def push_options(stored: dict[str, Any], *, dry_run: bool = False,
                  backoff_base: float = ENGINE_DEFAULTS.backoff_base) -> PushOptions:
     """The engine's options for a rollout's stored options (:func:`parse_options`'
     output; a missing one is the engine's default)."""
-    defaults = PushOptions()
+    defaults = ENGINE_DEFAULTS
     return PushOptions(
         dry_run=dry_run,
         timeout=float(stored.get("timeout", defaults.timeout)),
