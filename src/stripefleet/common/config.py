@@ -143,7 +143,7 @@ def read_environment(environ: Mapping[str, str] | None = None,
 def load_options(
     options: Iterable[Option],
     *,
-    prefix: str,
+    prefix: str | None,
     overrides: Mapping[str, Any] | None = None,
     pass_through: Iterable[str] = (),
     environ: Mapping[str, str] | None = None,
@@ -153,7 +153,8 @@ def load_options(
 
     Args:
         options: the app's declared table.
-        prefix: variables starting with it must be declared (``SITE_``).
+        prefix: variables starting with it must be declared (``SITE_``); None when
+            the caller owns no prefix (the CLI reads the fleet's shared variables).
         overrides: values that win over the environment, keyed by option name or
             config key, or by one of ``pass_through`` (Flask's own keys a test sets);
             a string is parsed like the environment's, any other value is taken as is.
@@ -168,11 +169,11 @@ def load_options(
     table = tuple(options)
     env = read_environment(environ, dotenv_path)
     names = {option.name for option in table}
-    unknown = sorted(k for k in env if k.startswith(prefix) and k not in names)
+    unknown = sorted(k for k in env if prefix and k.startswith(prefix) and k not in names)
     if unknown:
         raise ConfigError(
             f"unknown setting(s) {', '.join(unknown)}; known: "
-            f"{', '.join(sorted(n for n in names if n.startswith(prefix)))}")
+            f"{', '.join(sorted(n for n in names if prefix and n.startswith(prefix)))}")
     given = dict(overrides or {})
     allowed = names | {option.config_key for option in table} | set(pass_through)
     bad_keys = sorted(set(given) - allowed)

@@ -19,7 +19,7 @@ from stripefleet.dashboard.config import load_config
 from stripefleet.dashboard.errors import register_error_handlers
 from stripefleet.dashboard.extensions import csrf, db, login_manager, migrate
 from stripefleet.dashboard.queue import init_queue
-from stripefleet.dashboard.routes import register_blueprints
+from stripefleet.dashboard.routes import TASK_REGISTRARS, register_blueprints
 from stripefleet.embed.stripe_propagate import snippet_templates
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
@@ -63,7 +63,7 @@ def create_app(config: dict[str, Any] | None = None, *,
 
     init_security(app)
     register_error_handlers(app, audit=audit.record)
-    init_queue(app)
+    init_queue(app, TASK_REGISTRARS)
     register_blueprints(app)
     # The propagation button's template, included by the "New rollout" page.
     app.register_blueprint(snippet_templates)

@@ -2,7 +2,7 @@
 
 from stripefleet.dashboard.audit.models import AuditEvent
 from stripefleet.dashboard.auth.models import ApiToken, User
-from stripefleet.dashboard.rollouts.models import PushedValue, Rollout, RolloutTarget
-from stripefleet.dashboard.sites.models import Site
+from stripefleet.dashboard.rollouts.models import Rollout, RolloutTarget
+from stripefleet.dashboard.sites.models import PushedValue, Site
 
 __all__ = ["ApiToken", "AuditEvent", "PushedValue", "Rollout", "RolloutTarget", "Site", "User"]

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from stripefleet.dashboard.audit.views import bp as audit_bp
 from stripefleet.dashboard.auth.api import bp as auth_api
 from stripefleet.dashboard.auth.views import bp as auth_bp
-from stripefleet.dashboard.queue import TaskRegistrar, register_tasks
+from stripefleet.dashboard.queue import TaskRegistrar
 from stripefleet.dashboard.rollouts.api import bp as rollouts_api
 from stripefleet.dashboard.rollouts.history_views import bp as history_bp
 from stripefleet.dashboard.rollouts.propagate import bp as propagate_bp
@@ -35,9 +35,6 @@ def register_blueprints(app: Flask) -> None:
     """Register every blueprint, the index redirect and ``/api/health``."""
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    if not app.extensions["stripefleet_tasks"]:
-        # Until create_app passes TASK_REGISTRARS to init_queue.
-        register_tasks(app, TASK_REGISTRARS)
 
     @app.get("/")
     def index() -> Response:

@@ -16,6 +16,8 @@ from stripefleet.propagation.engine import (
     verify,
 )
 from stripefleet.propagation.types import (
+    ENGINE_DEFAULTS,
+    EngineDefaults,
     PushOptions,
     Recap,
     SharedSlots,
@@ -26,6 +28,8 @@ from stripefleet.propagation.types import (
 )
 
 __all__ = [
+    "ENGINE_DEFAULTS",
+    "EngineDefaults",
     "PushOptions",
     "Recap",
     "ResultCallback",

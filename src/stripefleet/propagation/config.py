@@ -39,10 +39,6 @@ VALUE_ENV: Final = {
     SECRET_KEY: "STRIPE_SECRET_KEY",
     WEBHOOK_SECRET: "STRIPE_WEBHOOK_SECRET",
 }
-#: The CLI owns no variable prefix: its variables are the fleet's, shared with the site
-#: and the dashboard (and ``STRIPEFLEET_...`` names with their tests), so it refuses none
-#: as unknown. No variable name starts with a NUL character.
-_NO_PREFIX: Final = "\0"
 
 
 def _folder(raw: str) -> Path:
@@ -106,8 +102,8 @@ def load(environ: Mapping[str, str] | None = None, *,
         ConfigError: a variable that does not parse (``STRIPEFLEET_HOME`` naming
             something that is not a folder).
     """
-    config = load_options(OPTIONS, prefix=_NO_PREFIX, environ=environ,
-                          dotenv_path=dotenv_path)
+    # No prefix: the CLI reads the fleet's shared variables and refuses none as unknown.
+    config = load_options(OPTIONS, prefix=None, environ=environ, dotenv_path=dotenv_path)
     home = config[HOME_ENV]
     if home is None:
         try:

@@ -18,13 +18,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from stripefleet.common.db import NaiveUTCDateTime, utcnow
 from stripefleet.dashboard.extensions import db, isoformat
-from stripefleet.dashboard.sites.models import PushedValue
 from stripefleet.propagation import TargetState
 
-#: ``PushedValue`` is re-exported for ``dashboard/models.py`` (which lists every table)
-#: until it imports it from ``sites.models``.
-__all__ = ["FAILED_TARGET_STATES", "FINISHED_STATES", "KINDS", "STATES", "PushedValue",
-           "Rollout", "RolloutTarget"]
+__all__ = ["FAILED_TARGET_STATES", "FINISHED_STATES", "KINDS", "STATES", "Rollout",
+           "RolloutTarget"]
 
 KINDS = ("push", "dry_run", "retry", "rollback")
 #: Rollout states (README, "The dashboard": JSON API).
