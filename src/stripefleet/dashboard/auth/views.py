@@ -71,26 +71,30 @@ def users() -> Any:
 
 @bp.post("/users")
 @require_role("owner")
-@transactional
 def add_user() -> Any:
-    """Create a user from the form."""
+    """Create a user from the form; a refusal is flashed, nothing written."""
     try:
-        user = services.create_user(request.form.get("email", ""), request.form.get("role", ""),
-                                    request.form.get("password", ""))
+        user = _create_user(request.form.get("email", ""), request.form.get("role", ""),
+                            request.form.get("password", ""))
     except ApiError as exc:
-        db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("auth.users"))
-    audit.record("user.create", subject=user.email, details={"role": user.role})
     flash(f"{user.email} can now log in as {user.role}.", "ok")
     return redirect(url_for("auth.users"))
 
 
+@transactional
+def _create_user(email: str, role: str, password: str) -> User:
+    """The user and its audit row, committed together (rolled back when refused)."""
+    user = services.create_user(email, role, password)
+    audit.record("user.create", subject=user.email, details={"role": user.role})
+    return user
+
+
 @bp.post("/users/<int:user_id>")
 @require_role("owner")
-@transactional
 def change_user(user_id: int) -> Any:
-    """Change a user's role or active flag from the users page."""
+    """Change a user's role or active flag from the users page; a refusal is flashed."""
     user = db.session.get(User, user_id)
     if user is None:
         flash(f"There is no user #{user_id}.", "error")
@@ -98,14 +102,19 @@ def change_user(user_id: int) -> Any:
     changes = {"role": request.form.get("role", user.role),
                "active": bool(request.form.get("active"))}
     try:
-        services.update_user(acting_user(), user, changes)
+        _update_user(user, changes)
     except ApiError as exc:
-        db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("auth.users"))
-    audit.record("user.update", subject=user.email, details=changes)
     flash(f"{user.email} is now {user.role}{'' if user.active else ' (disabled)'}.", "ok")
     return redirect(url_for("auth.users"))
+
+
+@transactional
+def _update_user(user: User, changes: dict[str, Any]) -> None:
+    """The change and its audit row, committed together (rolled back when refused)."""
+    services.update_user(acting_user(), user, changes)
+    audit.record("user.update", subject=user.email, details=changes)
 
 
 @bp.get("/tokens")
