@@ -47,13 +47,15 @@ unit_of_work = transactional(db)
 
 #: Seconds between two sweeps of expired reservations in one process.
 SWEEP_EVERY = 30.0
+#: Most overdue orders a checkout's sweep settles with Stripe (each is an API call).
+SWEEP_LIMIT = 20
 _last_sweep = 0.0
 _sweep_lock = threading.Lock()
 
 
 @unit_of_work
 def _sweep() -> int:
-    return services.sweep_expired()
+    return services.sweep_expired(limit=SWEEP_LIMIT)
 
 
 def maybe_sweep() -> None:

@@ -20,7 +20,7 @@ from flask import current_app
 from stripefleet.common.db import iso_utc, utcnow
 from stripefleet.site.accounts.models import Customer
 from stripefleet.site.accounts.services import EMAIL
-from stripefleet.site.checkout import reservations
+from stripefleet.site.checkout import payment, reservations, stripe_gateway
 from stripefleet.site.checkout.models import (
     EXPIRED,
     FAILED,
@@ -175,16 +175,84 @@ def expire_order(order: Order) -> bool:
     return False
 
 
+def settle_with_stripe(order: Order, state: stripe_gateway.SessionState) -> str:
+    """Apply what Stripe says of the order's Checkout Session, settled by
+    ``stripe_gateway.expire_session`` before any release (flushes).
+
+    - ``expired``: nobody can pay it any more: the order expires, its units come back;
+    - ``complete`` and paid: the payment is recorded (``payment.settle``, the one
+      payment rule): a payment made just before the end, whose webhook is late, is kept
+      and its units are never sold again;
+    - anything else (``complete`` but unpaid, an async method still paying; ``open``):
+      nothing changes, the reservation stays held.
+
+    Returns:
+        A note of what happened (for logs).
+    """
+    if state.status == "expired":
+        return "expired, stock released" if expire_order(order) else f"order {order.status}"
+    if state.status == "complete" and state.payment_status in ("paid", "no_payment_required"):
+        if state.payment_intent and order.stripe_payment_intent is None:
+            order.stripe_payment_intent = state.payment_intent
+        return payment.settle(order, state.amount_total, state.currency)
+    return f"session {state.status} ({state.payment_status}): reservation kept"
+
+
 def sweep_expired(*, grace: dt.timedelta = dt.timedelta(minutes=2), limit: int = 100) -> int:
-    """Expire pending orders past ``expires_at`` + ``grace``, releasing their stock.
+    """Settle pending orders past ``expires_at`` + ``grace`` with Stripe (flushes).
 
     Covers a lost ``checkout.session.expired`` webhook (README, "Selling": the sweep).
-    Returns how many orders this call expired.
+    Nothing is released on the site's clock alone: each overdue order's Checkout Session
+    is expired through Stripe first (``stripe_gateway.expire_session``) and
+    :func:`settle_with_stripe` applies the answer: released only when Stripe confirms
+    ``expired``; paid when Stripe says it was paid. When Stripe cannot answer
+    (unreachable, no key, key refused) the order is left as it is for the next sweep.
+    An order without a session (the site stopped before recording it: its customer
+    never got a payment page) is expired at once.
+
+    The overdue orders are read first, Stripe is called with no row written yet, and the
+    moves are flushed last, so no row lock is held during the calls.
+
+    Returns:
+        How many orders this call moved (expired or paid).
     """
-    due = db.session.scalars(
-        sa.select(Order).where(Order.status == PENDING, Order.expires_at < utcnow() - grace)
+    due = db.session.execute(
+        sa.select(Order.id, Order.stripe_session_id)
+        .where(Order.status == PENDING, Order.expires_at < utcnow() - grace)
         .order_by(Order.expires_at).limit(limit)).all()
-    return sum(1 for order in due if expire_order(order))
+    if not due:
+        return 0
+    try:
+        stripe_client = stripe_gateway.client()
+    except stripe_gateway.StripeNotConfigured:
+        stripe_client = None
+    answers: dict[int, stripe_gateway.SessionState | None] = {}
+    for order_id, session_id in due:
+        if session_id is None:
+            answers[order_id] = None
+            continue
+        if stripe_client is None:
+            log.warning("sweep: order %s is overdue but the site has no Stripe key: kept",
+                        order_id)
+            continue
+        try:
+            answers[order_id] = stripe_gateway.expire_session(session_id,
+                                                              stripe_client=stripe_client)
+        except stripe_gateway.StripeFailure as exc:
+            log.warning("sweep: order %s kept, Stripe could not settle its session: %s",
+                        order_id, exc.code)
+    moved = 0
+    for order_id, state in answers.items():
+        order = db.session.get(Order, order_id)
+        if order is None or order.status != PENDING:
+            continue
+        if state is None:
+            note = "expired, no session" if expire_order(order) else "unchanged"
+        else:
+            note = settle_with_stripe(order, state)
+        moved += order.status != PENDING
+        log.info("sweep: order %s: %s", order_id, note)
+    return moved
 
 
 def order_by_session(session_id: str) -> Order | None:

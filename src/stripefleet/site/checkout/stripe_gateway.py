@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import stripe
@@ -116,3 +117,56 @@ def retrieve_payment_intent(payment_intent_id: str) -> dict[str, Any] | None:
                     type(exc).__name__)
         return None
     return intent.to_dict()
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """What Stripe says of a Checkout Session: ``status`` (``open``, ``complete``,
+    ``expired``), ``payment_status`` (``paid``, ``unpaid``, ``no_payment_required``),
+    ``amount_total`` (cents), ``currency``, ``payment_intent`` (id or None)."""
+
+    status: str
+    payment_status: str | None
+    amount_total: int | None
+    currency: str | None
+    payment_intent: str | None
+
+
+def _state(obj: stripe.StripeObject) -> SessionState:
+    session = obj.to_dict()
+    intent = session.get("payment_intent")
+    if intent is not None and not isinstance(intent, str):
+        intent = intent.get("id")
+    return SessionState(str(session.get("status")), session.get("payment_status"),
+                        session.get("amount_total"), session.get("currency"), intent)
+
+
+def expire_session(session_id: str, *,
+                   stripe_client: stripe.StripeClient | None = None) -> SessionState:
+    """Settle a Checkout Session with Stripe before its reservation is released: expire
+    it (``POST /v1/checkout/sessions/{id}/expire``,
+    https://docs.stripe.com/api/checkout/sessions/expire); when Stripe refuses because
+    it is no longer open (paid just before, or already expired), read it
+    (``GET /v1/checkout/sessions/{id}``) and say which.
+
+    Returns:
+        The session's state after the call: ``expired`` (nobody can pay it any more:
+        its units may be released), ``complete`` (paid or paying: record the payment),
+        or, exceptionally, ``open``.
+
+    Raises:
+        StripeNotConfigured: no secret key. StripeFailure: Stripe could not say
+            (unreachable, key refused, unknown session): release nothing.
+    """
+    sessions = (stripe_client or client()).v1.checkout.sessions
+    try:
+        return _state(sessions.expire(session_id))
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status != 400 or (exc.code or "") == "resource_missing":
+            raise translate(exc) from None
+    except stripe.StripeError as exc:
+        raise translate(exc) from None
+    try:  # not open any more: complete or expired
+        return _state(sessions.retrieve(session_id))
+    except stripe.StripeError as exc:
+        raise translate(exc) from None
