@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import stripe
 from aiohttp import web
 
@@ -57,6 +58,16 @@ class RunningEmulator:
         """A sync SDK client on this emulator (``max_network_retries=0``: errors surface)."""
         return stripe.StripeClient(key or self.secret_key, base_addresses={"api": self.url},
                                    max_network_retries=0, **kwargs)
+
+    def http(self, method: str, path: str, key: str | None = None,
+             data: Any = None) -> requests.Response:
+        """A raw API request (the exact JSON Stripe would answer), with a secret key as
+        HTTP basic user (``key``, default the first pair's; ``""``: no key)."""
+        auth = None if key == "" else (key or self.secret_key, "")
+        query = data if method in ("GET", "DELETE") else None
+        body = None if method in ("GET", "DELETE") else data
+        return requests.request(method, f"{self.url}{path}", auth=auth, params=query,
+                                data=body, timeout=10)
 
 
 def launch(folder: Path, *args: str) -> RunningEmulator:

@@ -1,6 +1,7 @@
 """The emulator's aiohttp application: Stripe's ``/v1`` API, the pay page, the control API.
 
-Every ``/v1`` request goes through :func:`_api_handler`: authenticate (``auth.py``),
+Every ``/v1`` request goes through :func:`_api_handler`: authenticate (``auth.py``: the
+key gives the account and mode the request acts for),
 decode the parameters (``forms.py``), expire due sessions, replay or record an
 idempotent POST (``idempotency.py``), call the resource function, answer JSON with a
 ``Request-Id`` header. A background task saves the store when it changed
@@ -52,9 +53,11 @@ API_ROUTES: list[tuple[str, str, Resource]] = [
     ("GET", "/v1/checkout/sessions/{id}", checkout.retrieve_session),
     ("POST", "/v1/checkout/sessions/{id}/expire", checkout.expire_session_api),
     ("GET", "/v1/checkout/sessions/{id}/line_items", checkout.list_line_items),
+    ("GET", "/v1/payment_intents", payment_intents.list_payment_intents),
     ("GET", "/v1/payment_intents/{id}", payment_intents.retrieve_payment_intent),
     ("GET", "/v1/charges/{id}", payment_intents.retrieve_charge),
     ("POST", "/v1/refunds", refunds.create_refund),
+    ("GET", "/v1/refunds", refunds.list_refunds),
     ("GET", "/v1/refunds/{id}", refunds.retrieve_refund),
     ("POST", "/v1/webhook_endpoints", webhook_endpoints.create_endpoint),
     ("GET", "/v1/webhook_endpoints", webhook_endpoints.list_endpoints),
@@ -79,8 +82,10 @@ def _api_handler(resource: Resource) -> Callable[[web.Request], Awaitable[web.Re
         ikey = request.headers.get("Idempotency-Key") if request.method == "POST" else None
         if ikey:
             headers["Idempotency-Key"] = ikey
+        livemode = False
         try:
             pair = authenticate(emu.keys, request.headers.get("Authorization"))
+            livemode = pair.livemode
             params = await read_params(request)
             checkout.expire_due(emu)
             fingerprint = None
@@ -100,14 +105,14 @@ def _api_handler(resource: Resource) -> Callable[[web.Request], Awaitable[web.Re
             except StripeError as exc:
                 if exc.status != 402:
                     raise
-                body, status = exc.body(request_id), exc.status
+                body, status = exc.body(request_id, livemode), exc.status
             if ikey and fingerprint:
                 idempotency.store(emu.state, pair.secret_key, ikey, fingerprint, emu.now(),
                                   status, body, request_id)
                 emu.dirty = True
             return json_response(body, status, headers)
         except StripeError as exc:
-            return json_response(exc.body(request_id), exc.status, headers)
+            return json_response(exc.body(request_id, livemode), exc.status, headers)
 
     return handle
 

@@ -4,9 +4,11 @@ The key comes as ``Authorization: Bearer <key>`` (what the SDK sends) or as HTTP
 auth with the key as user name and no password (``curl -u sk_test_...:``). Errors:
 
 - no key: 401 ``invalid_request_error`` ("You did not provide an API key...");
-- an unknown key: 401 ``invalid_request_error``, code ``api_key_invalid`` (an emulator
-  choice: Stripe's body has no code there), the key masked in the message;
-- an expired secret key: 401, code ``api_key_expired``;
+- an unknown key: 401 ``invalid_request_error`` with no ``code``, as Stripe answers it
+  ("Invalid API Key provided: sk_test_...": Stripe's list of error codes,
+  https://docs.stripe.com/error-codes, has none for it), the key masked in the message;
+- an expired secret key: 401 ``invalid_request_error``, code ``api_key_expired``
+  (https://docs.stripe.com/error-codes/api-key-expired);
 - a publishable key on a secret endpoint: 403, code ``secret_key_required``, with
   Stripe's message ("This API call cannot be made with a publishable API key...");
   the SDK raises ``stripe.PermissionError``.
@@ -59,8 +61,7 @@ def authenticate(keys: KeyStore, header: str | None) -> KeyPair:
         raise StripeError(_NO_KEY, status=401)
     found = keys.find(key)
     if found is None:
-        raise StripeError(f"Invalid API Key provided: {mask(key)}", status=401,
-                          code="api_key_invalid")
+        raise StripeError(f"Invalid API Key provided: {mask(key)}", status=401)
     pair, kind = found
     if kind == "publishable":
         raise StripeError(

@@ -1,6 +1,9 @@
 """Checkout Sessions: create, retrieve, list, expire, line items; expiry on the clock.
 
-Shapes follow https://docs.stripe.com/api/checkout/sessions/object; only ``mode=payment``
+Shapes follow https://docs.stripe.com/api/checkout/sessions/object (every field of the
+API version the emulator announces; ``line_items`` only when expanded, as Stripe's
+includable field); a session belongs to the account and mode of the key that created
+it and is seen only by that account's keys of that mode. Only ``mode=payment``
 with ``line_items[*][price_data]`` is served (what the sites send: README, section
 'Selling', "Checkout").
 ``expires_at`` is accepted between 30 minutes and 24 hours after creation, default 24 h
@@ -100,10 +103,12 @@ def create_session(emu: Emulator, req: ApiRequest) -> Obj:
         "adaptive_pricing": {"enabled": False},
         "after_expiration": None,
         "allow_promotion_codes": p.boolean("allow_promotion_codes"),
+        "allowed_payment_method_types": None,
         "amount_subtotal": subtotal,
         "amount_total": subtotal,
         "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
         "billing_address_collection": None,
+        "branding_settings": None,
         "cancel_url": urls["cancel_url"],
         "client_reference_id": p.string("client_reference_id", max_length=200),
         "client_secret": None,
@@ -117,17 +122,23 @@ def create_session(emu: Emulator, req: ApiRequest) -> Obj:
         "custom_text": {"after_submit": None, "shipping_address": None, "submit": None,
                         "terms_of_service_acceptance": None},
         "customer": None,
+        "customer_account": None,
         "customer_creation": "if_required",
         "customer_details": None,
         "customer_email": email,
         "discounts": [],
+        "excluded_payment_method_types": None,
         "expires_at": expires_at,
+        "integration_identifier": None,
         "invoice": None,
         "invoice_creation": None,
         "livemode": req.livemode,
         "locale": None,
+        "managed_payments": None,
         "metadata": p.metadata() or {},
         "mode": "payment",
+        "name_collection": None,
+        "optional_items": None,
         "origin_context": None,
         "payment_intent": None,
         "payment_link": None,
@@ -138,7 +149,10 @@ def create_session(emu: Emulator, req: ApiRequest) -> Obj:
         "payment_status": "unpaid",
         "permissions": None,
         "phone_number_collection": {"enabled": False},
+        "presentment_details": None,
         "recovered_from": None,
+        "redirect_on_completion": None,
+        "return_url": None,
         "saved_payment_method_options": None,
         "setup_intent": None,
         "shipping_address_collection": None,
@@ -148,12 +162,14 @@ def create_session(emu: Emulator, req: ApiRequest) -> Obj:
         "submit_type": None,
         "subscription": None,
         "success_url": urls["success_url"],
+        "tax_id_collection": {"enabled": False, "required": "never"},
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-        "ui_mode": "hosted",
+        "ui_mode": "hosted_page",
         "url": emu.pay_url(req.base_url, session_id),
         "wallet_options": None,
     }
     emu.state.checkout_sessions[session_id] = session
+    emu.own(session, req.account)
     emu.state.line_items[session_id] = items
     emu.state.session_pi_data[session_id] = pi_fields
     emu.dirty = True
@@ -240,15 +256,26 @@ def render_session(emu: Emulator, session: Obj, params: Params | None = None) ->
     return expand(copy.deepcopy(session), paths, resolvers)
 
 
-def get_session(emu: Emulator, session_id: str) -> Obj:
+def get_session(emu: Emulator, session_id: str, req: ApiRequest | None = None) -> Obj:
     """The stored session (after an expiry check).
 
+    Args:
+        emu: the emulator.
+        session_id: ``cs_...``.
+        req: the API request asking for it (its key must see the session), or None
+            (the pay page and the control API see every session).
+
     Raises:
-        StripeError: 404 ``resource_missing``.
+        StripeError: 404 ``resource_missing`` (also for another account's session).
     """
-    session = emu.state.checkout_sessions.get(session_id)
-    if session is None:
-        raise resource_missing("checkout.session", session_id)
+    if req is not None:
+        session = emu.lookup(emu.state.checkout_sessions, session_id, req,
+                             "checkout.session")
+    else:
+        found = emu.state.checkout_sessions.get(session_id)
+        if found is None:
+            raise resource_missing("checkout.session", session_id)
+        session = found
     expire_due(emu)
     return session
 
@@ -256,7 +283,7 @@ def get_session(emu: Emulator, session_id: str) -> Obj:
 def retrieve_session(emu: Emulator, req: ApiRequest) -> Obj:
     """``GET /v1/checkout/sessions/{id}``."""
     req.params.allow({"expand"})
-    return render_session(emu, get_session(emu, req.match["id"]), req.params)
+    return render_session(emu, get_session(emu, req.match["id"], req), req.params)
 
 
 def list_sessions(emu: Emulator, req: ApiRequest) -> Obj:
@@ -266,7 +293,8 @@ def list_sessions(emu: Emulator, req: ApiRequest) -> Obj:
     status = p.string("status", choices=("open", "complete", "expired"))
     pi = p.string("payment_intent")
     sessions = [s for s in emu.state.checkout_sessions.values()
-                if (status is None or s["status"] == status)
+                if emu.visible(s, req)
+                and (status is None or s["status"] == status)
                 and (pi is None or s["payment_intent"] == pi)]
     return paginate(sessions, p, "/v1/checkout/sessions", "checkout.session",
                     lambda s: render_session(emu, s, p))
@@ -276,7 +304,7 @@ def list_line_items(emu: Emulator, req: ApiRequest) -> Obj:
     """``GET /v1/checkout/sessions/{id}/line_items``: in the order they were given."""
     req.params.allow(PAGINATION_PARAMS)
     sid = req.match["id"]
-    get_session(emu, sid)
+    get_session(emu, sid, req)
     return paginate(emu.state.line_items.get(sid, []), req.params,
                     f"/v1/checkout/sessions/{sid}/line_items", "item", _item_view,
                     newest_first=False)
@@ -290,7 +318,7 @@ def expire_session_api(emu: Emulator, req: ApiRequest) -> Obj:
             with a status in ["open"] can be expired").
     """
     req.params.allow({"expand"})
-    session = get_session(emu, req.match["id"])
+    session = get_session(emu, req.match["id"], req)
     if session["status"] != "open":
         raise StripeError(
             f"Only Checkout Sessions with a status in [\"open\"] can be expired. This "

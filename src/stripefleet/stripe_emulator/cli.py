@@ -82,14 +82,16 @@ def stripe_emulator(host: str, port: int, keys_file: Path | None, state_file: Pa
     keys = KeyStore(config.keys_file)
     emu = Emulator(config, state, keys, store)
     try:
-        created = keys.load_or_create(emu.now())
+        created = keys.load_or_create(emu.now(), default_account_id=state.account_id)
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"cannot use the keys file: {exc}") from exc
+    state.account_id = keys.default_account.id
     pair = keys.pairs[0]
     url = f"http://{host}:{port}"
     click.echo(f"Stripe emulator on {url} (API version {API_VERSION})")
     click.echo(f"keys file: {config.keys_file} ({'created' if created else 'loaded'}, "
-               f"{len(keys.pairs)} pair(s))")
+               f"{len(keys.pairs)} pair(s), {len(keys.accounts)} account(s))")
+    click.echo(f"  account:         {pair.account} (default)")
     click.echo(f"  publishable key: {pair.publishable_key}")
     click.echo(f"  secret key:      {mask(pair.secret_key)} (in the keys file)")
     click.echo(f"state file: {config.state_file or 'none (memory only)'}")

@@ -4,6 +4,7 @@
     emu.pay(session_id, "4242 4242 4242 4242")   # -> the control API's JSON
     emu.advance_clock(3600)
     emu.deliveries(event_id="evt_...")
+    emu.create_keys(account="new", mode="live")  # another account's live key pair
 """
 
 from __future__ import annotations
@@ -95,20 +96,39 @@ class EmulatorClient:
         """``{"now", "offset"}``."""
         return dict(self._call("GET", "/_emulator/clock"))
 
-    def create_keys(self) -> dict[str, Any]:
-        """A new key pair: ``{"secret_key", "publishable_key", "created"}``."""
-        return dict(self._call("POST", "/_emulator/keys"))
+    def create_keys(self, account: str | None = None, mode: str | None = None,
+                    **details: str) -> dict[str, Any]:
+        """A new key pair: ``{"secret_key", "publishable_key", "account", "livemode",
+        "created"}``.
+
+        Args:
+            account: ``"new"`` (a new account), an ``acct_...`` id, or None (the
+                default account).
+            mode: ``"test"`` (default) or ``"live"``.
+            details: with ``account="new"``: ``name``, ``country``, ``email``,
+                ``default_currency``.
+        """
+        return dict(self._call("POST", "/_emulator/keys",
+                               {"account": account, "mode": mode, **details}))
 
     def expire_key(self, secret_key: str) -> dict[str, Any]:
         """Expire a secret key (it then answers 401 ``api_key_expired``)."""
         return dict(self._call("POST", f"/_emulator/keys/{secret_key}/expire"))
 
+    def accounts(self) -> list[dict[str, Any]]:
+        """Every account (``id``, ``name``, ``country``, ``email``, ``default_currency``,
+        ``created``) with its ``keys`` (secret keys masked), oldest first."""
+        return list(self._call("GET", "/_emulator/accounts")["data"])
+
     def deliveries(self, *, event_id: str | None = None, endpoint_id: str | None = None,
-                   event_type: str | None = None) -> list[dict[str, Any]]:
-        """Delivery attempts, oldest first: ``event_id``, ``endpoint_id``, ``attempt``,
-        ``status`` (HTTP status or None), ``succeeded``, ``error``, ``resend``, ``created``."""
+                   event_type: str | None = None, account: str | None = None
+                   ) -> list[dict[str, Any]]:
+        """Delivery attempts, oldest first: ``account``, ``event_id``, ``endpoint_id``,
+        ``attempt``, ``status`` (HTTP status or None), ``succeeded``, ``error``,
+        ``resend``, ``created``."""
         body = self._call("GET", "/_emulator/deliveries", {
-            "event_id": event_id, "endpoint_id": endpoint_id, "event_type": event_type})
+            "event_id": event_id, "endpoint_id": endpoint_id, "event_type": event_type,
+            "account": account})
         return list(body["data"])
 
     def resend(self, event_id: str, webhook_endpoint: str | None = None) -> dict[str, Any]:

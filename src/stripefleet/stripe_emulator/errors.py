@@ -12,8 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Stripe's link for every error (what its bodies carry as ``doc_url``).
+#: Stripe's list of error codes; an error with a code links to its entry as ``doc_url``
+#: (``https://docs.stripe.com/error-codes/resource-missing``).
 DOC_URL = "https://docs.stripe.com/error-codes"
+
+
+def doc_url(code: str) -> str:
+    """The ``doc_url`` of an error code, as Stripe's error bodies carry it."""
+    return f"{DOC_URL}/{code.replace('_', '-')}"
 
 
 class StripeError(Exception):
@@ -46,16 +52,19 @@ class StripeError(Exception):
         self.param = param
         self.extra = extra or {}
 
-    def body(self, request_id: str | None = None) -> dict[str, Any]:
-        """The JSON body: ``{"error": {...}}`` with only the fields that are set."""
+    def body(self, request_id: str | None = None, livemode: bool = False) -> dict[str, Any]:
+        """The JSON body: ``{"error": {...}}`` with only the fields that are set, as
+        Stripe sends them (https://docs.stripe.com/api/errors); ``request_log_url``
+        points at the request's log in the dashboard of the key's mode."""
         error: dict[str, Any] = {"type": self.type, "message": self.message}
         if self.code:
             error["code"] = self.code
-            error["doc_url"] = f"{DOC_URL}#{self.code.replace('_', '-')}"
+            error["doc_url"] = doc_url(self.code)
         if self.param:
             error["param"] = self.param
         if request_id:
-            error["request_log_url"] = f"https://dashboard.stripe.com/test/logs/{request_id}"
+            mode = "" if livemode else "test/"
+            error["request_log_url"] = f"https://dashboard.stripe.com/{mode}logs/{request_id}"
         error.update(self.extra)
         return {"error": error}
 

@@ -1,6 +1,8 @@
 """Events: ``GET /v1/events`` and ``GET /v1/events/{id}`` (https://docs.stripe.com/api/events).
 
-Events are made by :meth:`Emulator.emit`. The list is newest first and filters on
+Events are made by :meth:`Emulator.emit`; an event belongs to the account and mode of the
+object it is about and only that account's keys of that mode see it (README, section
+'The Stripe emulator', "Accounts"). The list is newest first and filters on
 ``type`` (exact, or a ``prefix.*`` wildcard), ``types[]`` and ``delivery_success``
 (true: every endpoint acknowledged it, ``pending_webhooks == 0``; false: some have not).
 """
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import copy
 
-from stripefleet.stripe_emulator.errors import resource_missing
 from stripefleet.stripe_emulator.lists import PAGINATION_PARAMS, paginate
 from stripefleet.stripe_emulator.runtime import ApiRequest, Emulator
 from stripefleet.stripe_emulator.state import Obj
@@ -30,7 +31,8 @@ def list_events(emu: Emulator, req: ApiRequest) -> Obj:
     success = p.boolean("delivery_success")
     events = [
         e for e in emu.state.events.values()
-        if (wanted is None or _type_matches(wanted, e["type"]))
+        if emu.visible(e, req)
+        and (wanted is None or _type_matches(wanted, e["type"]))
         and (types is None or any(_type_matches(str(t), e["type"]) for t in types))
         and (success is None or (e["pending_webhooks"] == 0) == success)
     ]
@@ -41,10 +43,7 @@ def retrieve_event(emu: Emulator, req: ApiRequest) -> Obj:
     """``GET /v1/events/{id}``.
 
     Raises:
-        StripeError: 404 ``resource_missing``.
+        StripeError: 404 ``resource_missing`` (also for another account's).
     """
     req.params.allow({"expand"})
-    event = emu.state.events.get(req.match["id"])
-    if event is None:
-        raise resource_missing("event", req.match["id"])
-    return copy.deepcopy(event)
+    return copy.deepcopy(emu.lookup(emu.state.events, req.match["id"], req, "event"))

@@ -2,7 +2,8 @@
 
 A real HTML page (no script, no external asset): the line items, the total, a card
 number field, Pay and Cancel. Pay runs :func:`payments.pay`: success redirects (303)
-to ``success_url`` with ``{CHECKOUT_SESSION_ID}`` replaced; a decline or a wrong number
+to ``success_url`` with ``{CHECKOUT_SESSION_ID}`` replaced (the page names the
+session's account); a decline or a wrong number
 shows Stripe's message on the page (402); Cancel redirects to ``cancel_url``. An
 expired or completed session shows so and offers no form.
 """
@@ -15,8 +16,8 @@ import jinja2
 from aiohttp import web
 
 from stripefleet.stripe_emulator import checkout, payments
-from stripefleet.stripe_emulator.account import ACCOUNT_NAME
 from stripefleet.stripe_emulator.errors import StripeError
+from stripefleet.stripe_emulator.keystore import DEFAULT_ACCOUNT_NAME
 from stripefleet.stripe_emulator.runtime import Emulator
 from stripefleet.stripe_emulator.webio import emulator_of
 
@@ -42,14 +43,16 @@ def _render(emu: Emulator, session_id: str, *, error: str | None = None,
     session = emu.state.checkout_sessions.get(session_id)
     if session is None:
         html = _ENV.get_template("pay.html").render(
-            session=None, items=[], total="", error=None, card="", account=ACCOUNT_NAME,
-            money=money)
+            session=None, items=[], total="", error=None, card="",
+            account=DEFAULT_ACCOUNT_NAME, money=money)
         return web.Response(text=html, status=404, content_type="text/html")
     items = emu.state.line_items.get(session_id, [])
+    owner = emu.keys.account(emu.owner(session_id))
     html = _ENV.get_template("pay.html").render(
         session=session, items=items, total=money(session["amount_total"],
                                                   session["currency"]),
-        error=error, card=card, account=ACCOUNT_NAME, money=money)
+        error=error, card=card, account=owner.name if owner else DEFAULT_ACCOUNT_NAME,
+        money=money)
     return web.Response(text=html, status=status, content_type="text/html")
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from stripefleet.stripe_emulator import cards
 from stripefleet.stripe_emulator.checkout import get_session
-from stripefleet.stripe_emulator.errors import StripeError
+from stripefleet.stripe_emulator.errors import StripeError, doc_url
 from stripefleet.stripe_emulator.ids import new_id
 from stripefleet.stripe_emulator.payment_intents import new_charge, new_payment_intent
 from stripefleet.stripe_emulator.runtime import Emulator
@@ -92,7 +92,7 @@ def pay(emu: Emulator, session_id: str, number: str) -> PayResult:
     if card.decline_code is not None:
         pi.update(status="requires_payment_method", last_payment_error={
             "charge": charge["id"], "code": card.code, "decline_code": card.decline_code,
-            "doc_url": f"https://docs.stripe.com/error-codes/{(card.code or '').replace('_', '-')}",
+            "doc_url": doc_url(card.code or "card_declined"),
             "message": card.message, "payment_method": {"id": payment_method,
                                                         "object": "payment_method",
                                                         "type": "card"},
@@ -107,8 +107,9 @@ def pay(emu: Emulator, session_id: str, number: str) -> PayResult:
     pi.update(status="succeeded", amount_received=pi["amount"], payment_method=payment_method,
               last_payment_error=None)
     session.update(status="complete", payment_status="paid", customer_details={
-        "address": None, "email": session.get("customer_email"), "name": None,
-        "phone": None, "tax_exempt": "none", "tax_ids": [],
+        "address": None, "business_name": None, "email": session.get("customer_email"),
+        "individual_name": None, "name": None, "phone": None, "tax_exempt": "none",
+        "tax_ids": [],
     })
     emu.emit("charge.succeeded", charge)
     emu.emit("payment_intent.succeeded", pi)

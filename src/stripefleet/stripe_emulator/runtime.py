@@ -3,6 +3,13 @@
 Resource modules receive an :class:`Emulator` and an :class:`ApiRequest`; they change
 ``emulator.state`` and call :meth:`Emulator.emit` for each event, which records the
 event and hands it to the webhook deliverer (off the request path).
+
+Every object belongs to the account of the key that made it (a PaymentIntent, Charge or
+event to the account of the session or object it is about) and to that key's mode, as
+at Stripe: a key sees only its own account's objects of its own mode; another's answer
+Stripe's 404 ``resource_missing`` (:meth:`Emulator.lookup`), and events go only to that
+account's webhook endpoints of that mode (README, section 'The Stripe emulator',
+"Accounts").
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any
 
 from stripefleet.stripe_emulator.clock import Clock
 from stripefleet.stripe_emulator.config import API_VERSION, EmulatorConfig
+from stripefleet.stripe_emulator.errors import StripeError, resource_missing
 from stripefleet.stripe_emulator.forms import Params
 from stripefleet.stripe_emulator.ids import new_id
 from stripefleet.stripe_emulator.keystore import KeyPair, KeyStore
@@ -48,6 +56,11 @@ class ApiRequest:
     def livemode(self) -> bool:
         """True when a live-mode key made the request."""
         return bool(self.key and self.key.livemode)
+
+    @property
+    def account(self) -> str:
+        """The ``acct_...`` id of the key's account ("" without a key)."""
+        return self.key.account if self.key else ""
 
 
 #: What the webhook deliverer offers the emulator: ``enqueue(event, endpoints, resend)``.
@@ -89,9 +102,54 @@ class Emulator:
         base = (self.config.public_url or base_url).rstrip("/")
         return f"{base}/pay/{session_id}"
 
+    def owner(self, object_id: str) -> str:
+        """The ``acct_...`` id of the account an object belongs to (objects of a state
+        file written before accounts existed belong to the default account)."""
+        return self.state.owners.get(object_id) or self.keys.default_account.id
+
+    def own(self, obj: Obj, account_id: str) -> None:
+        """Record that ``obj`` belongs to ``account_id``."""
+        self.state.owners[obj["id"]] = account_id
+
+    def livemode_of(self, obj: Obj) -> bool:
+        """The mode ``obj`` lives in: its ``livemode``, or its charge's for a refund
+        (Stripe's Refund object has no ``livemode`` field)."""
+        if "livemode" in obj:
+            return bool(obj["livemode"])
+        charge = self.state.charges.get(obj.get("charge") or "")
+        return bool(charge and charge["livemode"])
+
+    def visible(self, obj: Obj, req: ApiRequest) -> bool:
+        """True when the request's key may see ``obj``: same account, same mode."""
+        return (self.owner(obj["id"]) == req.account
+                and self.livemode_of(obj) == req.livemode)
+
+    def lookup(self, objects: dict[str, Obj], object_id: str, req: ApiRequest,
+               object_name: str, param: str = "id") -> Obj:
+        """The object with ``object_id`` if the request's key may see it.
+
+        Raises:
+            StripeError: 404 ``resource_missing`` for an unknown id, an object of
+                another account, or one of the other mode (then with Stripe's hint:
+                "a similar object exists in live mode, but a test mode key was used").
+        """
+        obj = objects.get(object_id)
+        if obj is None or self.owner(object_id) != req.account:
+            raise resource_missing(object_name, object_id, param)
+        if self.livemode_of(obj) != req.livemode:
+            exists, used = ("live", "test") if self.livemode_of(obj) else ("test", "live")
+            raise StripeError(
+                f"No such {object_name}: '{object_id}'; a similar object exists in "
+                f"{exists} mode, but a {used} mode key was used to make this request.",
+                status=404, code="resource_missing", param=param)
+        return obj
+
     def emit(self, event_type: str, obj: Obj, request: ApiRequest | None = None,
              previous_attributes: dict[str, Any] | None = None) -> Obj:
         """Record an event about ``obj`` and queue its delivery to matching endpoints.
+
+        The event belongs to ``obj``'s account and mode; only that account's endpoints
+        of that mode receive it.
 
         Args:
             event_type: Stripe's event type (``checkout.session.completed``, ...).
@@ -102,7 +160,9 @@ class Emulator:
         Returns:
             The ``event`` object (Stripe's shape, https://docs.stripe.com/api/events/object).
         """
-        endpoints = self.matching_endpoints(event_type)
+        account = self.owner(obj["id"])
+        livemode = self.livemode_of(obj)
+        endpoints = self.matching_endpoints(event_type, account, livemode)
         data: dict[str, Any] = {"object": copy.deepcopy(obj)}
         if previous_attributes:
             data["previous_attributes"] = previous_attributes
@@ -112,7 +172,7 @@ class Emulator:
             "api_version": API_VERSION,
             "created": self.now(),
             "data": data,
-            "livemode": bool(obj.get("livemode", False)),
+            "livemode": livemode,
             "pending_webhooks": len(endpoints),
             "request": {
                 "id": request.request_id if request and request.key else None,
@@ -121,6 +181,7 @@ class Emulator:
             "type": event_type,
         }
         self.state.events[event["id"]] = event
+        self.own(event, account)
         self.state.pending[event["id"]] = [e["id"] for e in endpoints]
         self.dirty = True
         log.info("event %s %s for %d endpoint(s)", event["id"], event_type, len(endpoints))
@@ -128,11 +189,15 @@ class Emulator:
             self.enqueue(event, endpoints, False)
         return event
 
-    def matching_endpoints(self, event_type: str) -> list[Obj]:
-        """Enabled webhook endpoints whose ``enabled_events`` hold the type or ``*``."""
+    def matching_endpoints(self, event_type: str, account: str, livemode: bool
+                           ) -> list[Obj]:
+        """The account's enabled webhook endpoints of that mode whose ``enabled_events``
+        hold the type or ``*``."""
         return [
             endpoint for endpoint in self.state.webhook_endpoints.values()
             if endpoint["status"] == "enabled"
+            and bool(endpoint["livemode"]) == livemode
+            and self.owner(endpoint["id"]) == account
             and ("*" in endpoint["enabled_events"] or event_type in endpoint["enabled_events"])
         ]
 

@@ -30,7 +30,8 @@ class EmulatorState:
     """All objects, by kind then id (dicts keep creation order).
 
     Attributes:
-        account_id: the emulated account's ``acct_...`` id.
+        account_id: the ``acct_...`` id an emulator without accounts in its keys file
+            gave its one account; the default account keeps it (``keystore.py``).
         clock_offset: seconds the control API moved the clock forward.
         checkout_sessions, payment_intents, charges, refunds, webhook_endpoints,
         events: Stripe objects by id (endpoints include their ``secret``).
@@ -40,7 +41,10 @@ class EmulatorState:
         pending: by event id, the endpoints that have not yet acknowledged it
             (its ``pending_webhooks`` is the length).
         deliveries: every webhook delivery attempt, oldest first.
-        idempotency: stored responses by ``"<secret key>:<Idempotency-Key>"``.
+        idempotency: stored responses by a hash of the secret key and the
+            ``Idempotency-Key``.
+        owners: the ``acct_...`` id of the account each object belongs to, by object
+            id (an object missing here belongs to the default account).
     """
 
     account_id: str = field(default_factory=lambda: new_id("acct_", 16))
@@ -56,6 +60,7 @@ class EmulatorState:
     pending: dict[str, list[str]] = field(default_factory=dict)
     deliveries: list[Obj] = field(default_factory=list)
     idempotency: dict[str, Obj] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The whole store as one JSON-ready dict (with ``format``)."""

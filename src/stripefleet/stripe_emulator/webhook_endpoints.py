@@ -2,14 +2,20 @@
 (https://docs.stripe.com/api/webhook_endpoints).
 
 The signing secret (``whsec_...``) is answered only by the create call, as at Stripe.
-``enabled_events`` holds event types or ``*`` (every event).
+``enabled_events`` holds event types or ``*`` (every event). ``disabled=true`` on
+update makes the status ``disabled``: a disabled or deleted endpoint receives nothing,
+retries included (``webhooks.py``). An endpoint belongs to the account and mode of the
+key that created it: it receives only that account's events of that mode, and only
+that account's keys of that mode see it (README, section 'The Stripe emulator').
+Update takes Stripe's metadata rules: ``metadata[key]=""`` removes a key,
+``metadata=""`` removes them all (https://docs.stripe.com/api/metadata).
 """
 
 from __future__ import annotations
 
 import re
 
-from stripefleet.stripe_emulator.errors import StripeError, resource_missing
+from stripefleet.stripe_emulator.errors import StripeError
 from stripefleet.stripe_emulator.forms import Params
 from stripefleet.stripe_emulator.ids import new_id, random_token
 from stripefleet.stripe_emulator.lists import PAGINATION_PARAMS, paginate
@@ -48,11 +54,8 @@ def _events(p: Params, required: bool) -> list[str] | None:
     return list(events)
 
 
-def _get(emu: Emulator, endpoint_id: str) -> Obj:
-    endpoint = emu.state.webhook_endpoints.get(endpoint_id)
-    if endpoint is None:
-        raise resource_missing("webhook_endpoint", endpoint_id)
-    return endpoint
+def _get(emu: Emulator, req: ApiRequest) -> Obj:
+    return emu.lookup(emu.state.webhook_endpoints, req.match["id"], req, "webhook_endpoint")
 
 
 def create_endpoint(emu: Emulator, req: ApiRequest) -> Obj:
@@ -81,6 +84,7 @@ def create_endpoint(emu: Emulator, req: ApiRequest) -> Obj:
         "url": url,
     }
     emu.state.webhook_endpoints[endpoint["id"]] = endpoint
+    emu.own(endpoint, req.account)
     emu.dirty = True
     return _render(endpoint, with_secret=True)
 
@@ -88,7 +92,7 @@ def create_endpoint(emu: Emulator, req: ApiRequest) -> Obj:
 def retrieve_endpoint(emu: Emulator, req: ApiRequest) -> Obj:
     """``GET /v1/webhook_endpoints/{id}`` (no ``secret``)."""
     req.params.allow({"expand"})
-    return _render(_get(emu, req.match["id"]))
+    return _render(_get(emu, req))
 
 
 def update_endpoint(emu: Emulator, req: ApiRequest) -> Obj:
@@ -96,7 +100,7 @@ def update_endpoint(emu: Emulator, req: ApiRequest) -> Obj:
     ``disabled`` (true -> status ``disabled``: no deliveries)."""
     p = req.params
     p.allow({"url", "enabled_events", "description", "metadata", "disabled", "expand"})
-    endpoint = _get(emu, req.match["id"])
+    endpoint = _get(emu, req)
     url, events = _url(p, required=False), _events(p, required=False)
     disabled = p.boolean("disabled")
     metadata = p.metadata()
@@ -107,7 +111,8 @@ def update_endpoint(emu: Emulator, req: ApiRequest) -> Obj:
     if p.has("description"):
         endpoint["description"] = p.data["description"] or None
     if metadata is not None:
-        endpoint["metadata"] = {**endpoint["metadata"], **metadata} if metadata else {}
+        merged = {**endpoint["metadata"], **metadata} if metadata else {}
+        endpoint["metadata"] = {k: v for k, v in merged.items() if v != ""}
     if disabled is not None:
         endpoint["status"] = "disabled" if disabled else "enabled"
     emu.dirty = True
@@ -116,14 +121,16 @@ def update_endpoint(emu: Emulator, req: ApiRequest) -> Obj:
 
 def delete_endpoint(emu: Emulator, req: ApiRequest) -> Obj:
     """``DELETE /v1/webhook_endpoints/{id}``: ``{"id", "object", "deleted": true}``."""
-    endpoint = _get(emu, req.match["id"])
+    req.params.allow(set())
+    endpoint = _get(emu, req)
     del emu.state.webhook_endpoints[endpoint["id"]]
     emu.dirty = True
     return {"id": endpoint["id"], "object": "webhook_endpoint", "deleted": True}
 
 
 def list_endpoints(emu: Emulator, req: ApiRequest) -> Obj:
-    """``GET /v1/webhook_endpoints``: newest first."""
+    """``GET /v1/webhook_endpoints``: the account's, newest first."""
     req.params.allow(PAGINATION_PARAMS)
-    return paginate(emu.state.webhook_endpoints.values(), req.params,
-                    "/v1/webhook_endpoints", "webhook_endpoint", _render)
+    endpoints = [e for e in emu.state.webhook_endpoints.values() if emu.visible(e, req)]
+    return paginate(endpoints, req.params, "/v1/webhook_endpoints", "webhook_endpoint",
+                    _render)

@@ -1,7 +1,8 @@
 """Webhook delivery, off the request path: a queue, a background task, signed POSTs.
 
-Each event goes to every enabled endpoint whose ``enabled_events`` match
-(https://docs.stripe.com/webhooks). The body is the event's JSON; the header
+Each event goes to every enabled endpoint of its account and mode whose
+``enabled_events`` match (https://docs.stripe.com/webhooks); an endpoint disabled or
+deleted after the event was queued gets no further attempt. The body is the event's JSON; the header
 ``Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`` is what the
 SDK's ``stripe.Webhook.construct_event`` checks (``stripe/_webhook.py``); ``t`` is real
 time, so receivers' tolerance (300 s) holds even after the emulator's clock was moved.
@@ -148,8 +149,8 @@ class Deliverer:
         state = self.emu.state
         event = state.events.get(job.event_id)
         endpoint = state.webhook_endpoints.get(job.endpoint_id)
-        if event is None or endpoint is None:
-            return  # the endpoint was deleted meanwhile
+        if event is None or endpoint is None or endpoint["status"] != "enabled":
+            return  # the endpoint was deleted or disabled meanwhile
         payload = json.dumps(event, indent=2)
         signed_at = int(time.time())
         headers = {
@@ -197,6 +198,7 @@ class Deliverer:
         state = self.emu.state
         state.deliveries.append({
             "id": new_id("wd_"),
+            "account": self.emu.owner(event["id"]),
             "event_id": event["id"],
             "event_type": event["type"],
             "endpoint_id": endpoint["id"],
