@@ -2,7 +2,8 @@
 
 A part of the site is a package with ``init_app(app)`` (registering its blueprints;
 its models are imported with it). ``create_app`` imports each one and calls it, domains
-first (``settings``, ``accounts``, ``shop``, ``checkout``, ``webhooks``, ``launch``),
+first (``settings``, ``accounts``, ``shop``, ``checkout``, ``webhooks``, ``launch``,
+``stripe_check``),
 then the pages above them (``storefront``, ``admin``); the floors are in
 ``docs/architecture.md``.
 """
@@ -26,6 +27,7 @@ from stripefleet.site import (
     settings,
     shop,
     storefront,
+    stripe_check,
     webhooks,
 )
 from stripefleet.site.config import load_config
@@ -93,6 +95,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     checkout.init_app(app)
     webhooks.init_app(app)
     launch.init_app(app)
+    stripe_check.init_app(app)
     storefront.init_app(app)
     admin.init_app(app)
     return app

@@ -206,7 +206,8 @@ def test_stripe_pk_answers_the_publishable_key_in_the_scripts_shape(site: Runnin
 def test_health_stripe_reports_what_is_configured_and_the_mode(
     site: RunningSite, values: dict[str, str], environment: str | None
 ) -> None:
-    """``/api/health/stripe`` says which settings are set and test/live/mixed/null."""
+    """``/api/health/stripe`` says which settings are set and test/live/mixed/null;
+    before any ``POST /api/test-stripe``, the check's fields are null."""
     for setting, value in values.items():
         assert site.put(setting, value).status_code == 200
     assert site.get("/api/health/stripe").json() == {
@@ -215,6 +216,10 @@ def test_health_stripe_reports_what_is_configured_and_the_mode(
         "publishable_key_configured": "stripe_publishable_key" in values,
         "webhook_secret_configured": False,
         "environment": environment,
+        "account_id": None,
+        "livemode": None,
+        "checked_at": None,
+        "check_outcome": None,
     }
 
 

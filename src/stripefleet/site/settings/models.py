@@ -69,3 +69,35 @@ class SettingChange(db.Model):  # type: ignore[name-defined,misc]
     client: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     old_fingerprint: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
     new_fingerprint: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+
+
+class StripeCheck(db.Model):  # type: ignore[name-defined,misc]
+    """The site's last functional check of its Stripe secret key (one row, ``id`` 1).
+
+    Written by ``services.record_stripe_check`` (``POST /api/test-stripe``), read by
+    ``GET /api/health/stripe`` so that the health answer never calls Stripe (README,
+    "A site"). Holds fingerprints only, never a key.
+
+    Columns:
+        checked_at: when the last check ran (UTC).
+        outcome: its result: ``ok`` or the error code it answered
+            (``stripe_auth_failed``, ``api_key_expired``, ``stripe_unreachable``, ...).
+        checked_fingerprint: the fingerprint of the secret key it checked.
+        account_id: the Stripe account (``acct_...``) the last successful check found.
+        livemode: that key's mode (True for ``sk_live_``).
+        account_fingerprint: the fingerprint of the key that successful check used
+            (the account belongs to that key; health shows it only while that key is
+            still the site's secret key).
+        account_checked_at: when that successful check ran (UTC).
+    """
+
+    __tablename__ = "stripe_checks"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+    outcome: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    checked_fingerprint: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    account_id: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    livemode: Mapped[bool | None] = mapped_column(sa.Boolean, nullable=True)
+    account_fingerprint: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    account_checked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ from stripefleet.common.keys import (
     normalize_value,
 )
 from stripefleet.site.extensions import db
-from stripefleet.site.settings.models import AdminSetting, SettingChange
+from stripefleet.site.settings.models import AdminSetting, SettingChange, StripeCheck
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +245,54 @@ def put_value(name: str, raw: str, *, actor: str, client: str | None = None,
     return result
 
 
+class InvalidSettings(ValueError):
+    """A set of values :func:`put_values` refuses as a whole (400 ``invalid_settings``):
+    empty, or the fleet's API key together with other settings. ``setting`` names the
+    offending setting, when one does."""
+
+    def __init__(self, message: str, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+def put_values(values: Mapping[str, str], *, actor: str, client: str | None = None,
+               idempotency_key: str | None = None) -> dict[str, PutResult]:
+    """Set several settings together, all or nothing (``PUT /api/export/settings``,
+    README "A site"). Flushes, never commits: the caller's transaction holds every write.
+
+    Every value is validated first (in ``values``' order, with :func:`put_value`'s
+    rules: trimmed, then its key format), so an invalid one refuses the whole set before
+    anything is written; then each is written with :func:`put_value` (its own
+    ``setting_changes`` row when it changes, the same ``idempotency_key`` on each, so a
+    retry of the set with its key answers each setting as the set did).
+
+    Args:
+        values: setting name -> value as received; at least one; the fleet's API key
+            (``template_master_api_key``) only alone (it changes who may call).
+        actor, client, idempotency_key: as for :func:`put_value`.
+
+    Returns:
+        Each setting's :class:`PutResult`, in ``values``' order.
+
+    Raises:
+        InvalidSettings: ``values`` is empty, or mixes the fleet's API key with others.
+        UnknownSetting: a name is not a setting.
+        stripefleet.common.keys.InvalidValue: the first value that fails its format
+            (``.setting``, ``.code``); nothing is written.
+    """
+    if not values:
+        raise InvalidSettings("Send at least one setting.")
+    if MASTER_API_KEY in values and len(values) > 1:
+        raise InvalidSettings("The fleet's API key (template_master_api_key) changes who "
+                              "may call this site: send it alone.", MASTER_API_KEY)
+    for name, raw in values.items():
+        _check_name(name)
+        normalize_value(name, raw)  # raises InvalidValue before anything is written
+    return {name: put_value(name, raw, actor=actor, client=client,
+                            idempotency_key=idempotency_key)
+            for name, raw in values.items()}
+
+
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
@@ -371,3 +420,77 @@ def reencrypt_secrets() -> int:
     db.session.flush()
     log.info("re-encrypted %s stored secret(s) with the ring's first key", count)
     return count
+
+
+#: ``stripe_checks.outcome`` of a check that reached Stripe and was accepted.
+CHECK_OK = "ok"
+_CHECK_ROW = 1
+
+
+@dataclass(frozen=True)
+class StripeCheckState:
+    """What ``GET /api/health/stripe`` shows of the last functional check.
+
+    ``checked_at`` and ``outcome`` (``ok`` or the error code) are the last check's;
+    ``account_id`` and ``livemode`` are those the last successful check found for the
+    site's current secret key: None before any, and None again once the secret key
+    changed (the account belonged to the previous key).
+    """
+
+    checked_at: dt.datetime | None
+    outcome: str | None
+    account_id: str | None
+    livemode: bool | None
+
+
+def record_stripe_check(outcome: str, *, secret_key_fingerprint: str,
+                        account_id: str | None = None, livemode: bool | None = None,
+                        checked_at: dt.datetime | None = None) -> None:
+    """Store a functional check of the secret key (``POST /api/test-stripe``). Flushes.
+
+    Args:
+        outcome: ``CHECK_OK`` or the check's error code (``stripe_auth_failed``, ...).
+        secret_key_fingerprint: ``common.keys.fingerprint`` of the key checked.
+        account_id, livemode: the account Stripe answered for, on success (kept from
+            the last success when ``outcome`` is an error).
+        checked_at: when (aware UTC); now when None.
+
+    One row (``stripe_checks``, id 1), created on the first check; a check replaces the
+    last one (README, "A site": ``GET /api/health/stripe``).
+    """
+    now = checked_at or utcnow()
+    row = db.session.get(StripeCheck, _CHECK_ROW, populate_existing=True)
+    if row is None:
+        try:
+            with db.session.begin_nested():
+                row = StripeCheck(id=_CHECK_ROW, checked_at=now, outcome=outcome,
+                                  checked_fingerprint=secret_key_fingerprint)
+                db.session.add(row)
+        except IntegrityError:  # another check created it first
+            row = db.session.get(StripeCheck, _CHECK_ROW, populate_existing=True)
+            if row is None:  # pragma: no cover - the row is never deleted
+                raise RuntimeError("stripe_checks row vanished under this write") from None
+    row.checked_at = now
+    row.outcome = outcome[:64]
+    row.checked_fingerprint = secret_key_fingerprint
+    if outcome == CHECK_OK:
+        row.account_id = account_id
+        row.livemode = livemode
+        row.account_fingerprint = secret_key_fingerprint
+        row.account_checked_at = now
+    db.session.flush()
+    log.info("Stripe check of the secret key %s: %s%s", secret_key_fingerprint, outcome,
+             f" (account {account_id})" if outcome == CHECK_OK else "")
+
+
+def stripe_check_state() -> StripeCheckState:
+    """The last functional check as :class:`StripeCheckState`; reads fingerprints only
+    (no decryption, no Stripe call)."""
+    row = db.session.get(StripeCheck, _CHECK_ROW, populate_existing=True)
+    if row is None:
+        return StripeCheckState(None, None, None, None)
+    current = _row(SECRET_KEY)
+    same_key = current is not None and current.fingerprint == row.account_fingerprint
+    return StripeCheckState(row.checked_at, row.outcome,
+                            row.account_id if same_key else None,
+                            row.livemode if same_key else None)
