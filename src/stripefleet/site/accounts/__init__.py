@@ -13,7 +13,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from stripefleet.site.accounts import api, models, services
+from stripefleet.site.accounts import api, edge, models, services
 from stripefleet.site.extensions import csrf, db, login_manager
 
 SESSION_KEY_FILE = "session.key"
@@ -52,4 +52,5 @@ def init_app(app: Flask) -> None:
     login_manager.user_loader(_load)
     services.dummy_hash()  # now, not during the first login with an unknown e-mail
 
+    edge.init_app(app)
     app.register_blueprint(api.bp)

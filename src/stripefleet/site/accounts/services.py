@@ -26,7 +26,10 @@ from stripefleet.site.extensions import db
 
 log = logging.getLogger(__name__)
 
-EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}")
+#: An e-mail address: no space, no control character, no lone surrogate (which the
+#: database's text and the UTF-8 codec refuse).
+_ADDR = "[^@\\s\x00-\x1f\x7f\ud800-\udfff]"
+EMAIL = re.compile(f"{_ADDR}{{1,64}}@{_ADDR}+\\.{_ADDR}{{2,}}")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 TOKEN_LIFETIME = dt.timedelta(days=30)

@@ -2,7 +2,9 @@
 Stripe configuration notes; README, "Selling").
 
 Checkout answers ``{"success": true, "checkout_url", "session_id", "order_id"}``;
-errors: 400 ``invalid_request``/``product_not_found`` with ``field``, 401
+errors: 400 ``invalid_request``/``product_not_found``/``amount_too_large`` with
+``field`` (the body is checked at the edge, ``accounts.edge``: also ``invalid_json``,
+``json_too_deep``), 401
 ``authentication_required``/``invalid_token``, 409 ``out_of_stock`` with ``items``,
 503 ``stripe_not_configured``, 502 ``stripe_unavailable``/``stripe_auth_failed``/
 ``stripe_rejected``. Its commits are ``flow.run_checkout``'s two units of work; the
@@ -11,20 +13,26 @@ order lookup only reads.
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from stripefleet.common.web import ApiError, json_body
+from stripefleet.common.web import ApiError
+from stripefleet.site.accounts import edge
 from stripefleet.site.accounts.auth import bearer_customer, page_customer
 from stripefleet.site.checkout import services
 from stripefleet.site.checkout.flow import run_checkout
 from stripefleet.site.checkout.reservations import OutOfStock
 from stripefleet.site.checkout.stripe_gateway import StripeFailure, StripeNotConfigured
-from stripefleet.site.checkout.validation import CheckoutInvalid, parse_checkout
+from stripefleet.site.checkout.validation import CheckoutBody, CheckoutInvalid
 from stripefleet.site.extensions import db
 from stripefleet.site.settings.services import match_api_key
 from stripefleet.site.shop.models import Product
 
 bp = Blueprint("checkout_api", __name__)
+
+#: A Checkout Session id as Stripe writes them (``cs_test_...``).
+SESSION_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
 
 
 def out_of_stock_items(exc: OutOfStock) -> list[dict[str, object]]:
@@ -47,9 +55,9 @@ def checkout() -> Response | tuple[Response, int]:
         raise ApiError("authentication_required",
                        "Log in first (POST /api/auth/login) and send Authorization: Bearer "
                        "<token>.", status=401)
-    body = json_body()
+    body = edge.parse(CheckoutBody, {}, default_code="invalid_request")
     try:
-        order = run_checkout(parse_checkout(body), customer)
+        order = run_checkout(body.request(), customer)
     except CheckoutInvalid as exc:
         return jsonify(success=False, error=exc.code, field=exc.field,
                        message=f"{exc.field} {exc.message}."), 400
@@ -74,8 +82,13 @@ def order_by_session(session_id: str) -> Response:
 
     Only to its customer (bearer token or page session) or with the site's API key.
 
+    :raise 400: ``invalid_request`` with ``field`` ``session_id``: not a session id
+        (a NUL byte, ...).
     :raise 404: ``order_not_found`` (also when the caller may not see it).
     """
+    if not SESSION_ID.fullmatch(session_id):
+        raise edge.BodyInvalid("invalid_request", "session_id is not a Checkout Session id.",
+                               "session_id")
     order = services.order_by_session(session_id)
     allowed = False
     if order is not None:

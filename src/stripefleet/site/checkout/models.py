@@ -41,7 +41,8 @@ class Order(db.Model):  # type: ignore[name-defined,misc]
         email, customer_info: the checkout body's ``customer_info`` (JSON text).
         status: ``pending``, ``paid``, ``expired``, ``failed``, ``refunded``.
         reservation: ``held``, ``sold`` (kept once paid), ``released``.
-        amount_total, currency: computed by the server (cents).
+        amount_total, currency: computed by the server (cents; 64-bit, at most
+            ``services.MAX_AMOUNT`` by the checkout's check).
         stripe_session_id, checkout_url: the Checkout Session, once created.
         stripe_payment_intent: the PaymentIntent, once an event names it.
         expires_at: the session's (and the reservation's) end, UTC.
@@ -61,7 +62,7 @@ class Order(db.Model):  # type: ignore[name-defined,misc]
     customer_info: Mapped[str] = mapped_column(sa.Text, nullable=False, default="{}")
     status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default=PENDING)
     reservation: Mapped[str] = mapped_column(sa.String(16), nullable=False, default=HELD)
-    amount_total: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    amount_total: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     currency: Mapped[str] = mapped_column(sa.String(3), nullable=False)
     stripe_session_id: Mapped[str | None] = mapped_column(sa.String(255), nullable=True,
                                                           unique=True)
@@ -99,7 +100,7 @@ class OrderLine(db.Model):  # type: ignore[name-defined,misc]
     name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     quantity: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     days: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
-    unit_amount: Mapped[int] = mapped_column(sa.Integer, nullable=False)
-    amount: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    unit_amount: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
+    amount: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
 
     order: Mapped[Order] = relationship(back_populates="lines")

@@ -38,6 +38,10 @@ from stripefleet.site.shop.services import find_product
 log = logging.getLogger(__name__)
 _orders = Order.__table__
 
+#: The largest amount Stripe charges, in the smallest currency unit: eight digits
+#: (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
+MAX_AMOUNT = 99_999_999
+
 
 def price_lines(request: CheckoutRequest) -> list[OrderLine]:
     """The order's lines, priced from the catalogue (never from the client).
@@ -46,7 +50,8 @@ def price_lines(request: CheckoutRequest) -> list[OrderLine]:
 
     Raises:
         CheckoutInvalid: ``items[i].id`` unknown or inactive (``product_not_found``),
-            ``items[i].type`` not the product's type, or mixed currencies.
+            ``items[i].type`` not the product's type, mixed currencies, or a total over
+            ``MAX_AMOUNT`` (``amount_too_large``, field ``items``).
     """
     lines = []
     currencies = set()
@@ -66,6 +71,11 @@ def price_lines(request: CheckoutRequest) -> list[OrderLine]:
                                amount=unit_amount * item.quantity))
     if len(currencies) > 1:
         raise CheckoutInvalid("items", "all items must be in the same currency")
+    total = sum(line.amount for line in lines)
+    if total > MAX_AMOUNT:
+        raise CheckoutInvalid("items", f"make a total of {total}, over Stripe's largest "
+                              f"amount ({MAX_AMOUNT} in the smallest currency unit)",
+                              "amount_too_large")
     return lines
 
 

@@ -1,5 +1,5 @@
-"""The checkout body of the shop's Stripe configuration notes, checked field by field
-(README, "Selling": Checkout).
+"""The checkout body of the shop's Stripe configuration notes, declared as pydantic
+models and checked at the edge (``accounts.edge``; README, "Selling": Checkout).
 
 Body: ``items`` [{``id``, ``type`` (``product``|``equipment``), ``quantity``, ``days``}],
 ``customer_info`` {firstName, lastName, email, phone, address, city, postalCode,
@@ -13,12 +13,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationInfo, field_validator
+
 from stripefleet.site.shop.models import EQUIPMENT, PRODUCT_TYPES
 
 MAX_ITEMS = 50
 MAX_QUANTITY = 1000
 MAX_DAYS = 365
-URL = re.compile(r"https?://[^\s/]+\S*")
+URL = re.compile(r"^https?://[^\s/]+\S*$")
 INFO_FIELDS = ("firstName", "lastName", "email", "phone", "address", "city", "postalCode",
                "country")
 
@@ -53,63 +55,81 @@ class CheckoutRequest:
     cancel_url: str | None
 
 
-def _int(value: Any, field: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise CheckoutInvalid(field, f"must be a whole number from {low} to {high}")
-    return value
+class ItemBody(BaseModel):
+    """One item of the body: ``id`` (the product's id or slug), ``type``, ``quantity``,
+    ``days`` (equipment: 1 to ``MAX_DAYS``; a product: 1 or left out)."""
 
+    model_config = ConfigDict(extra="ignore", strict=True)
+    id: Any = Field(default=None, validate_default=True)
+    type: Any = Field(default=None, validate_default=True)
+    quantity: Any = Field(default=None, validate_default=True)
+    days: Any = Field(default=None, validate_default=True)
 
-def parse_checkout(body: dict[str, Any]) -> CheckoutRequest:
-    """Check the body; amounts are never read from it.
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, int | str) or \
+                str(value).strip() == "" or len(str(value)) > 64:
+            raise ValueError("must be the product's id or slug")
+        return str(value).strip()
 
-    Raises:
-        CheckoutInvalid: the first wrong field. A product's ``days`` may be left out or
-            be 1 (the notes' own example sends ``"days": 1``); equipment needs
-            ``days`` >= 1.
-    """
-    items = body.get("items")
-    if not isinstance(items, list) or not items:
-        raise CheckoutInvalid("items", "must be a non-empty list of items")
-    if len(items) > MAX_ITEMS:
-        raise CheckoutInvalid("items", f"at most {MAX_ITEMS} items per checkout")
-    parsed = []
-    for i, item in enumerate(items):
-        where = f"items[{i}]"
-        if not isinstance(item, dict):
-            raise CheckoutInvalid(where, "must be an object {id, type, quantity, days}")
-        key = item.get("id")
-        if isinstance(key, bool) or not isinstance(key, int | str) or str(key).strip() == "":
-            raise CheckoutInvalid(f"{where}.id", "must be the product's id or slug")
-        kind = item.get("type")
-        if kind not in PRODUCT_TYPES:
-            raise CheckoutInvalid(f"{where}.type", f"must be one of {', '.join(PRODUCT_TYPES)}")
-        quantity = _int(item.get("quantity"), f"{where}.quantity", 1, MAX_QUANTITY)
-        if kind == EQUIPMENT:
-            days = _int(item.get("days"), f"{where}.days", 1, MAX_DAYS)
-        else:
-            days = item.get("days", 1)
-            if days is None:
-                days = 1
-            if isinstance(days, bool) or days != 1:
-                raise CheckoutInvalid(f"{where}.days", "must be 1 or left out for a product")
-        parsed.append(ItemRequest(str(key).strip(), kind, quantity, days))
-    info = body.get("customer_info", {})
-    if not isinstance(info, dict):
-        raise CheckoutInvalid("customer_info", "must be an object")
-    clean: dict[str, str] = {}
-    for name in INFO_FIELDS:
-        value = info.get(name)
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: Any) -> str:
+        if not isinstance(value, str) or value not in PRODUCT_TYPES:
+            raise ValueError(f"must be one of {', '.join(PRODUCT_TYPES)}")
+        return value
+
+    @field_validator("quantity")
+    @classmethod
+    def _quantity(cls, value: Any) -> int:
+        return _whole(value, 1, MAX_QUANTITY)
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: Any, info: ValidationInfo) -> int:
+        if info.data.get("type") == EQUIPMENT:
+            return _whole(value, 1, MAX_DAYS)
         if value is None:
-            continue
-        if not isinstance(value, str) or len(value) > 200:
-            raise CheckoutInvalid(f"customer_info.{name}", "must be a text of at most 200 "
-                                  "characters")
-        clean[name] = value.strip()
-    urls = {}
-    for name in ("success_url", "cancel_url"):
-        value = body.get(name)
-        if value is not None and (not isinstance(value, str) or len(value) > 2000
-                                  or not URL.fullmatch(value)):
-            raise CheckoutInvalid(name, "must be an http:// or https:// URL")
-        urls[name] = value
-    return CheckoutRequest(parsed, clean, urls["success_url"], urls["cancel_url"])
+            return 1
+        if isinstance(value, bool) or value != 1:
+            raise ValueError("must be 1 or left out for a product")
+        return 1
+
+
+class CustomerInfoBody(BaseModel):
+    """``customer_info``: optional texts of at most 200 characters; other keys ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    firstName: StrictStr | None = Field(default=None, max_length=200)  # noqa: N815
+    lastName: StrictStr | None = Field(default=None, max_length=200)  # noqa: N815
+    email: StrictStr | None = Field(default=None, max_length=200)
+    phone: StrictStr | None = Field(default=None, max_length=200)
+    address: StrictStr | None = Field(default=None, max_length=200)
+    city: StrictStr | None = Field(default=None, max_length=200)
+    postalCode: StrictStr | None = Field(default=None, max_length=200)  # noqa: N815
+    country: StrictStr | None = Field(default=None, max_length=200)
+
+
+class CheckoutBody(BaseModel):
+    """The checkout body (see the module doc); amounts are never read from it."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    items: list[ItemBody] = Field(min_length=1, max_length=MAX_ITEMS)
+    customer_info: CustomerInfoBody = Field(default_factory=CustomerInfoBody)
+    success_url: StrictStr | None = Field(default=None, max_length=2000, pattern=URL.pattern)
+    cancel_url: StrictStr | None = Field(default=None, max_length=2000, pattern=URL.pattern)
+
+    def request(self) -> CheckoutRequest:
+        """The checked request (texts of ``customer_info`` trimmed, absent ones left
+        out)."""
+        info = {name: value.strip() for name, value in self.customer_info.model_dump().items()
+                if value is not None}
+        return CheckoutRequest([ItemRequest(i.id, i.type, i.quantity, i.days)
+                                for i in self.items], info, self.success_url, self.cancel_url)
+
+
+def _whole(value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"must be a whole number from {low} to {high}")
+    return value

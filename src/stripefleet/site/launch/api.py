@@ -3,16 +3,20 @@
 
 Launch: body ``{domain, email, type}`` -> ``{"success": true, "checkout_url",
 "session_id"}``; 400 ``invalid_domain``/``invalid_email``/``invalid_type`` with
-``field``; 503 ``stripe_not_configured``; 502 ``stripe_*``. The export (``X-API-Key``)
-lists paid requests: ``{"success": true, "launch_requests": [...]}`` (``?status=all``
+``field`` (also for a value of the wrong type or with a control character; and the
+edge's ``invalid_json``, ``json_too_deep``: ``accounts.edge``); 503
+``stripe_not_configured``; 502 ``stripe_*``. The export (``X-API-Key``) lists paid
+requests: ``{"success": true, "launch_requests": [...]}`` (``?status=all``
 for every request).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, url_for
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from stripefleet.common.web import ApiError, json_body
+from stripefleet.common.web import ApiError
+from stripefleet.site.accounts import edge
 from stripefleet.site.checkout.stripe_gateway import (
     StripeFailure,
     StripeNotConfigured,
@@ -26,6 +30,19 @@ from stripefleet.site.settings.api_keys import require_api_key
 bp = Blueprint("launch_api", __name__)
 
 
+class LaunchBody(BaseModel):
+    """``{domain, email, type}``: strings (their rules are ``services.open_request``'s)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+    domain: StrictStr | None = Field(default=None, max_length=253)
+    email: StrictStr | None = Field(default=None, max_length=254)
+    type: StrictStr | None = Field(default=None, max_length=64)
+
+
+#: The error code of each field of :class:`LaunchBody` at the edge.
+CODES = {"domain": "invalid_domain", "email": "invalid_email", "type": "invalid_type"}
+
+
 @bp.post("/saas_launch_site")
 @limiter.limit("30 per minute")
 @transactional
@@ -35,10 +52,10 @@ def launch_site() -> Response | tuple[Response, int]:
     The request and its session id are committed together when the view returns; a
     refusal from Stripe rolls the request back (nothing stored).
     """
-    body = json_body(8 * 1024)
+    body = edge.parse(LaunchBody, CODES, max_bytes=8 * 1024)
     try:
         client()
-        row = services.open_request(body)
+        row = services.open_request(body.model_dump())
     except StripeNotConfigured:
         raise ApiError("stripe_not_configured",
                        "This site has no Stripe secret key yet.", status=503) from None

@@ -74,8 +74,14 @@ def list_products(*, include_inactive: bool = False) -> list[Product]:
 
 
 def find_product(key: int | str, *, active_only: bool = True) -> Product | None:
-    """A product by id (an int, or digits) or slug; None when absent (or inactive)."""
-    if isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+    """A product by id (an int, or digits) or slug; None when absent (or inactive), and
+    for a key that cannot be one (over 64 characters, a control character: text the
+    database would refuse)."""
+    if isinstance(key, str) and (len(key) > 64 or not key.isprintable()):
+        return None
+    if isinstance(key, int) or (isinstance(key, str) and key.isascii() and key.isdigit()):
+        if not 0 < int(key) < 2**31:  # ids are 32-bit integers
+            return None
         product = db.session.get(Product, int(key))
     else:
         product = db.session.scalar(sa.select(Product).where(Product.slug == key))

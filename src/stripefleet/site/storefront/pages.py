@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response
 from stripefleet.site.accounts import services as accounts
 from stripefleet.site.accounts.auth import page_customer
 from stripefleet.site.checkout import services as orders
+from stripefleet.site.checkout.api import SESSION_ID
 from stripefleet.site.checkout.flow import run_checkout
 from stripefleet.site.checkout.reservations import OutOfStock
 from stripefleet.site.checkout.stripe_gateway import StripeFailure, StripeNotConfigured
@@ -144,6 +145,8 @@ def success() -> str:
     """The success page (the Checkout Session's ``success_url``); polls the order's
     status."""
     session_id = request.args.get("session_id", "")
+    if not SESSION_ID.fullmatch(session_id):
+        session_id = ""
     order = orders.order_by_session(session_id) if session_id else None
     return render_template("shop/success.html", order=order, session_id=session_id,
                            status=_status(session_id))
@@ -159,7 +162,7 @@ def order_status() -> Response:
 
 
 def _status(session_id: str) -> str | None:
-    if not session_id:
+    if not SESSION_ID.fullmatch(session_id):
         return None
     order = orders.order_by_session(session_id)
     if order is not None:
