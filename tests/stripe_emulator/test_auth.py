@@ -52,6 +52,19 @@ def test_expired_key_raises_api_key_expired(emulator: RunningEmulator) -> None:
     assert info.value.error.code == "api_key_expired"
 
 
+def test_a_key_expires_after_the_requests_it_was_given(emulator: RunningEmulator) -> None:
+    """``after_requests=1``: the key passes one more call (a preflight), then answers
+    ``api_key_expired`` (a key that expires between a check and its use)."""
+    pair = emulator.control.create_keys()
+    sdk = emulator.client(pair["secret_key"])
+    answer = emulator.control.expire_key(pair["secret_key"], after_requests=1)
+    assert answer["expired"] is False and answer["uses_left"] == 1
+    assert sdk.v1.accounts.retrieve_current().object == "account"
+    with pytest.raises(stripe.AuthenticationError) as info:
+        sdk.v1.accounts.retrieve_current()
+    assert info.value.error.code == "api_key_expired"
+
+
 def test_publishable_key_on_secret_endpoint_is_refused(emulator: RunningEmulator) -> None:
     """A publishable key: 403 ``secret_key_required`` -> ``stripe.PermissionError``."""
     with pytest.raises(stripe.PermissionError) as info:

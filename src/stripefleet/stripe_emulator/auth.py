@@ -71,4 +71,5 @@ def authenticate(keys: KeyStore, header: str | None) -> KeyPair:
     if pair.expired:
         raise StripeError(f"Expired API Key provided: {mask(key)}", status=401,
                           code="api_key_expired")
+    keys.use(pair)
     return pair

@@ -111,9 +111,11 @@ class EmulatorClient:
         return dict(self._call("POST", "/_emulator/keys",
                                {"account": account, "mode": mode, **details}))
 
-    def expire_key(self, secret_key: str) -> dict[str, Any]:
-        """Expire a secret key (it then answers 401 ``api_key_expired``)."""
-        return dict(self._call("POST", f"/_emulator/keys/{secret_key}/expire"))
+    def expire_key(self, secret_key: str, *, after_requests: int = 0) -> dict[str, Any]:
+        """Expire a secret key: it then answers 401 ``api_key_expired``, at once or once
+        it has been accepted ``after_requests`` more times."""
+        data = {"after_requests": str(after_requests)} if after_requests else None
+        return dict(self._call("POST", f"/_emulator/keys/{secret_key}/expire", data))
 
     def accounts(self) -> list[dict[str, Any]]:
         """Every account (``id``, ``name``, ``country``, ``email``, ``default_currency``,

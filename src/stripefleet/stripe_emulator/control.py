@@ -16,7 +16,8 @@ Stripe's; answers are JSON; errors use Stripe's error body.
   (default) or ``live`` (``sk_live_``/``pk_live_``). Answers ``{"secret_key",
   "publishable_key", "account", "livemode", "created"}``.
 - ``POST /_emulator/keys/expire`` ``secret_key=...`` (or ``POST
-  /_emulator/keys/{secret_key}/expire``): the key then answers 401 ``api_key_expired``.
+  /_emulator/keys/{secret_key}/expire``): the key then answers 401 ``api_key_expired``;
+  with ``after_requests=N``, once it has been accepted N more times.
 - ``GET  /_emulator/accounts``: every account with its key pairs (secret keys masked).
 - ``GET  /_emulator/deliveries`` (``event_id``, ``endpoint_id``, ``event_type``,
   ``account`` filters): every delivery attempt, oldest first,
@@ -128,23 +129,31 @@ def _pair_answer(pair: KeyPair) -> dict[str, Any]:
             "account": pair.account, "livemode": pair.livemode, "created": pair.created}
 
 
-def _expire(request: web.Request, key: str) -> tuple[Any, int]:
-    pair = emulator_of(request).keys.expire(key)
+def _expire(request: web.Request, key: str, after_requests: int = 0) -> tuple[Any, int]:
+    pair = emulator_of(request).keys.expire(key, after_requests=after_requests)
     if pair is None:
         raise resource_missing("api_key", mask(key), "secret_key")
-    return {"secret_key": mask(key), "account": pair.account, "expired": True}, 200
+    answer = {"secret_key": mask(key), "account": pair.account, "expired": pair.expired}
+    if pair.uses_left is not None:
+        answer["uses_left"] = pair.uses_left
+    return answer, 200
 
 
 def expire_key(request: web.Request, params: Params) -> tuple[Any, int]:
-    """Expire the secret key in the path: it then answers 401 ``api_key_expired``."""
-    params.allow(set())
-    return _expire(request, request.match_info["secret_key"])
+    """Expire the secret key in the path: it then answers 401 ``api_key_expired``
+    (``after_requests=N``: once it has been accepted N more times)."""
+    params.allow({"after_requests"})
+    return _expire(request, request.match_info["secret_key"],
+                   params.integer("after_requests", minimum=0) or 0)
 
 
 def expire_key_form(request: web.Request, params: Params) -> tuple[Any, int]:
-    """Expire the secret key given as ``secret_key`` (kept out of URLs and access logs)."""
-    params.allow({"secret_key"})
-    return _expire(request, params.string("secret_key", required=True) or "")
+    """Expire the secret key given as ``secret_key`` (kept out of URLs and access logs);
+    ``after_requests=N``: once it has been accepted N more times (a key that passes a
+    preflight check, then fails the next call)."""
+    params.allow({"secret_key", "after_requests"})
+    return _expire(request, params.string("secret_key", required=True) or "",
+                   params.integer("after_requests", minimum=0) or 0)
 
 
 def accounts(request: web.Request, params: Params) -> tuple[Any, int]:

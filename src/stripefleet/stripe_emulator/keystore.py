@@ -76,6 +76,9 @@ class KeyPair:
         expired: True once expired through the control API: the secret key then
             answers 401 ``api_key_expired``.
         account: the ``acct_...`` id of the account the pair belongs to.
+        uses_left: when set, the secret key is accepted this many more times, then
+            expires (the control API's ``after_requests``: a key that passes a
+            preflight check and expires before the next call, deterministically).
     """
 
     secret_key: str
@@ -83,6 +86,7 @@ class KeyPair:
     created: int
     expired: bool = False
     account: str = ""
+    uses_left: int | None = None
 
     @property
     def livemode(self) -> bool:
@@ -218,11 +222,25 @@ class KeyStore:
                 return pair, "publishable"
         return None
 
-    def expire(self, secret_key: str) -> KeyPair | None:
-        """Mark ``secret_key`` expired and write the file; None when unknown."""
+    def expire(self, secret_key: str, *, after_requests: int = 0) -> KeyPair | None:
+        """Expire ``secret_key`` now, or after ``after_requests`` more accepted requests;
+        write the file. None when the key is unknown."""
         found = self.find(secret_key)
         if found is None or found[1] != "secret":
             return None
-        found[0].expired = True
+        pair = found[0]
+        if after_requests > 0:
+            pair.uses_left = after_requests
+        else:
+            pair.expired, pair.uses_left = True, None
         self.save()
-        return found[0]
+        return pair
+
+    def use(self, pair: KeyPair) -> None:
+        """Count one accepted request of a key expiring after some (see ``uses_left``)."""
+        if pair.uses_left is None:
+            return
+        pair.uses_left -= 1
+        if pair.uses_left <= 0:
+            pair.expired, pair.uses_left = True, None
+        self.save()
