@@ -29,6 +29,7 @@ from stripefleet.common.config import (
     api_key,
     boolean,
     database_url,
+    http_url,
     load_options,
     non_negative_float,
     non_negative_int,
@@ -42,7 +43,29 @@ from stripefleet.common.files import read_or_create_private
 from stripefleet.embed.settings import parse_sites_list as _sites_list
 
 __all__ = ["OPTIONS", "PASS_THROUGH", "ConfigError", "config_table", "load_config",
-           "parse_sites_list"]
+           "parse_notify_urls", "parse_sites_list"]
+
+
+def parse_notify_urls(raw: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Apprise URLs from ``DASHBOARD_NOTIFY_URLS``: comma separated, or a list.
+
+    Blank entries dropped. Each must look like ``scheme://...`` (Apprise's form:
+    https://github.com/caronc/apprise/wiki).
+
+    Raises:
+        ValueError: an entry without a scheme (the message never echoes it: the URLs
+            carry tokens).
+    """
+    if raw is None:
+        return ()
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    urls = tuple(item.strip() for item in items if item and item.strip())
+    for number, url in enumerate(urls, start=1):
+        scheme, sep, rest = url.partition("://")
+        if not sep or not scheme.isidentifier() or not rest:
+            raise ValueError(f"entry {number} is not an Apprise URL (scheme://...)")
+    return urls
+
 
 SECRET_KEY_FILE = "secret_key"
 DEFAULT_INSTANCE_DIR = Path("instance") / "dashboard"
@@ -86,6 +109,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("DASHBOARD_ENGINE_BACKOFF", non_negative_float, 0.5,
            "first retry backoff of the dashboard's pushes, seconds (0: no backoff, tests)",
            key="ENGINE_BACKOFF"),
+    Option("DASHBOARD_NOTIFY_URLS", parse_notify_urls, (),
+           "Apprise URLs, comma separated (`json://host/path`, `mailto://...`, ...), told "
+           "when a rollout halts, waits for approval, ends other than `succeeded` or is "
+           "rolled back, and when a verification finds drift or a failing key",
+           key="NOTIFY_URLS", secret=True),
+    Option("DASHBOARD_URL", http_url, None,
+           "the dashboard's public base URL, for links in notifications", key="PUBLIC_URL"),
+    Option("STRIPE_API_BASE", http_url, None,
+           "Stripe's API base for the preflight's `GET /v1/account` (the emulator's URL); "
+           "default Stripe's own"),
     Option("DASHBOARD_TRUSTED_PROXIES", non_negative_int, 0,
            "reverse proxies in front of the dashboard whose `X-Forwarded-*` headers are "
            "trusted (the audit log's client address)", key="TRUSTED_PROXIES"),

@@ -1,4 +1,5 @@
-"""Fixtures of the rollout tests: a Redis database of the test's own.
+"""Fixtures of the rollout tests: a Redis database of the test's own, and a Stripe
+emulator for the preflight (``STRIPE_API_BASE``) with keys made through its control API.
 
 The suite's ``redis_url`` (``tests/conftest.py``) is database 15, flushed before and
 after each test. Two test runs at once on one machine (two checkouts, two CI jobs) then
@@ -15,12 +16,16 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
+import requests
 
 from tests.conftest import REDIS_TEST_URL, _port_open, need
+from tests.site.shop.harness import Emulator, start_emulator
 
 #: The databases handed out (0 holds the claims; 15 is the suite's shared one).
 DATABASES = range(1, 15)
@@ -62,3 +67,39 @@ def redis_url() -> Iterator[str]:
         if claims.get(key) == token.encode():
             claims.delete(key)
         claims.close()
+
+
+@pytest.fixture(scope="package")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """A Stripe emulator shared by the rollout tests (the preflight's ``GET /v1/account``);
+    each test makes its own keys (:func:`new_keys`)."""
+    emu = start_emulator(tmp_path_factory.mktemp("emulator"))
+    yield emu
+    emu.process.stop()
+
+
+@dataclass
+class Keys:
+    """A key pair of the emulator and its account."""
+
+    secret_key: str
+    publishable_key: str
+    account: str
+    livemode: bool
+
+
+def new_keys(emulator: Emulator, **params: str) -> Keys:
+    """A new key pair (``POST /_emulator/keys``: ``account=new``, ``account=acct_...``,
+    ``mode=live``)."""
+    r = requests.post(f"{emulator.url}/_emulator/keys", data=params, timeout=10)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return Keys(body["secret_key"], body["publishable_key"], body["account"],
+                bool(body["livemode"]))
+
+
+def expire_key(emulator: Emulator, secret_key: str) -> None:
+    """Make ``secret_key`` answer 401 ``api_key_expired`` from now on."""
+    r = requests.post(f"{emulator.url}/_emulator/keys/expire", data={"secret_key": secret_key},
+                      timeout=10)
+    assert r.status_code == 200, r.text

@@ -11,21 +11,36 @@ import pytest
 from flask import Flask
 
 from stripefleet.dashboard.extensions import db
-from stripefleet.testing.fleet import FaultFleet
+from stripefleet.testing.fleet import DEFAULT_SECRET_KEY, FaultFleet
 from tests.dashboard.conftest import PK, Account, add_user, import_sites
+from tests.dashboard.rollouts.conftest import Emulator, new_keys
 
 SK = "stripe_secret_key"
+#: A rollout's options for the tests of the engine's outcomes: every site in one batch,
+#: no threshold, no pause, no automatic rollback (the safe rollouts' tests set them).
+ALL_AT_ONCE = {"retries": 1, "batches": ["100%"], "max_fail_percentage": 100,
+               "pause_for_approval": False, "rollback_on_halt": False}
+
+
+def secret_key(emulator: Emulator, fleet: FaultFleet) -> str:
+    """A new secret key of the emulator (the preflight accepts it), on the account of
+    the key the fleet's sites hold (a rotation within one account)."""
+    keys = new_keys(emulator)
+    fleet.accounts[keys.secret_key] = keys.account
+    fleet.accounts[DEFAULT_SECRET_KEY] = keys.account
+    return keys.secret_key
 
 
 @pytest.fixture
-def world(make_app: Any) -> Any:
-    """Factory: (app, owner, operator, fleet) for a FaultFleet of ``behaviours``."""
+def world(make_app: Any, emulator: Emulator) -> Any:
+    """Factory: (app, owner, operator, fleet) for a FaultFleet of ``behaviours``; the
+    preflight asks the emulator."""
     fleets: list[FaultFleet] = []
 
     def build(behaviours: list[str]) -> tuple[Flask, Account, Account, FaultFleet]:
         fleet = FaultFleet(behaviours).start()
         fleets.append(fleet)
-        app = make_app(TEMPLATE_MASTER_API_KEY=fleet.api_key)
+        app = make_app(TEMPLATE_MASTER_API_KEY=fleet.api_key, STRIPE_API_BASE=emulator.url)
         owner, operator = add_user(app, "owner"), add_user(app, "operator")
         import_sites(app.test_client(), owner, fleet.urls)
         return app, owner, operator, fleet
@@ -37,7 +52,7 @@ def world(make_app: Any) -> Any:
 
 def push(app: Flask, who: Account, value: str, setting: str = PK, **extra: Any) -> Any:
     """POST /api/rollouts and return the JSON answer (asserting 202)."""
-    body = {"setting": setting, "value": value, "options": {"retries": 1}, **extra}
+    body = {"setting": setting, "value": value, "options": ALL_AT_ONCE, **extra}
     resp = app.test_client().post("/api/rollouts", json=body, headers=who.headers)
     assert resp.status_code == 202, resp.json
     return resp.json
@@ -86,11 +101,12 @@ def test_dry_run_sends_no_put_and_start_pushes(world: Any) -> None:
     assert sorted(t["state"] for t in started["targets"]) == ["changed", "ok"]
 
 
-def test_one_rollout_per_setting(make_app: Any) -> None:
+def test_one_rollout_per_setting(make_app: Any, emulator: Emulator) -> None:
     """While a push of a setting is unfinished a second one is 409
     ``rollout_in_progress``; a dry run or another setting is still accepted."""
     with FaultFleet(sites=1) as fleet:
-        app = make_app(TEMPLATE_MASTER_API_KEY=fleet.api_key, HUEY_IMMEDIATE=False)
+        app = make_app(TEMPLATE_MASTER_API_KEY=fleet.api_key, HUEY_IMMEDIATE=False,
+                       STRIPE_API_BASE=emulator.url)
         owner = add_user(app, "owner")
         client = app.test_client()
         import_sites(client, owner, fleet.urls)
@@ -105,7 +121,8 @@ def test_one_rollout_per_setting(make_app: Any) -> None:
         dry = client.post("/api/rollouts", json={"setting": PK, "value": "pk_test_B1",
                                                  "dry_run": True}, headers=owner.headers)
         assert dry.status_code == 202
-        other = client.post("/api/rollouts", json={"setting": SK, "value": "sk_test_B1"},
+        other = client.post("/api/rollouts",
+                            json={"setting": SK, "value": new_keys(emulator).secret_key},
                             headers=owner.headers)
         assert other.status_code == 202
         halted = client.post(f"/api/rollouts/{first.json['rollout']['id']}/halt",
@@ -153,23 +170,28 @@ def test_roll_back_restores_previous_publishable_keys(world: Any) -> None:
     assert again.status_code == 409 and again.json["error"] == "already_rolled_back"
 
 
-def test_roll_back_a_secret_uses_the_values_the_dashboard_pushed(world: Any) -> None:
+def test_roll_back_a_secret_uses_the_values_the_dashboard_pushed(
+        world: Any, emulator: Emulator) -> None:
     """Secrets never leave a site, so rolling back a secret push restores the value the
     dashboard itself pushed before (kept encrypted), matched by fingerprint."""
     app, owner, _, fleet = world(["ok", "ok"])
-    push(app, owner, "sk_test_First1", setting=SK)
-    second = push(app, owner, "sk_test_Second2", setting=SK)["rollout"]
+    first = new_keys(emulator)
+    fleet.accounts[first.secret_key] = first.account
+    later = new_keys(emulator, account=first.account)
+    fleet.accounts[later.secret_key] = first.account
+    push(app, owner, first.secret_key, setting=SK)
+    second = push(app, owner, later.secret_key, setting=SK)["rollout"]
     resp = app.test_client().post(f"/api/rollouts/{second['id']}/rollback", headers=owner.headers)
     back = get(app, owner, resp.json["rollout"]["id"])
     assert [t["state"] for t in back["targets"]] == ["rolled_back", "rolled_back"]
-    assert [fleet.value(u, SK) for u in fleet.urls] == ["sk_test_First1"] * 2
+    assert [fleet.value(u, SK) for u in fleet.urls] == [first.secret_key] * 2
 
 
-def test_secret_values_never_appear_in_clear(world: Any) -> None:
+def test_secret_values_never_appear_in_clear(world: Any, emulator: Emulator) -> None:
     """A pushed secret is in no API answer, no export, no audit event and no database
     row in clear: only its mask and fingerprint."""
     app, owner, _, fleet = world(["ok"])
-    secret = "sk_test_NeverShowThis123"
+    secret = secret_key(emulator, fleet)
     answer = push(app, owner, secret, setting=SK)
     client = app.test_client()
     texts = [json.dumps(answer),
@@ -183,8 +205,8 @@ def test_secret_values_never_appear_in_clear(world: Any) -> None:
     with sqlite3.connect(db_path) as conn:
         texts.append("\n".join(conn.iterdump()))
     for text in texts:
-        assert secret not in text and "NeverShowThis" not in text
-    assert answer["rollout"]["value_masked"] == "sk_test_...s123"
+        assert secret not in text and secret[8:-4] not in text
+    assert answer["rollout"]["value_masked"] == f"sk_test_...{secret[-4:]}"
     assert fleet.value(fleet.urls[0], SK) == secret
 
 
@@ -212,9 +234,9 @@ def test_targets_by_tag_and_selection(world: Any) -> None:
     client = app.test_client()
     sites = client.get("/api/sites", headers=owner.headers).json["sites"]
     by_url = {s["url"]: s["id"] for s in sites}
-    client.patch(f"/api/sites/{by_url[fleet.urls[0]]}", json={"environment": "prod"},
+    client.patch(f"/api/sites/{by_url[fleet.urls[0]]}", json={"tags": ["eu"]},
                  headers=owner.headers)
-    tagged = push(app, owner, "pk_test_Tag1", targets={"tag": "prod"})
+    tagged = push(app, owner, "pk_test_Tag1", targets={"tag": "eu"})
     assert tagged["rollout"]["total"] == 1
     chosen = push(app, owner, "pk_test_Sel1",
                   targets={"site_ids": [by_url[fleet.urls[1]], by_url[fleet.urls[2]]]})
@@ -223,11 +245,12 @@ def test_targets_by_tag_and_selection(world: Any) -> None:
                                                         "pk_test_Sel1"]
 
 
-def test_history_filters_and_exports(world: Any) -> None:
+def test_history_filters_and_exports(world: Any, emulator: Emulator) -> None:
     """History filters by setting and state, and exports CSV and JSON."""
-    app, owner, _, _ = world(["ok"])
+    app, owner, _, fleet = world(["ok"])
+    secret = secret_key(emulator, fleet)
     push(app, owner, "pk_test_H1")
-    push(app, owner, "sk_test_H2", setting=SK)
+    push(app, owner, secret, setting=SK)
     client = app.test_client()
     only_sk = client.get(f"/api/history?setting={SK}", headers=owner.headers).json["rollouts"]
     assert [r["setting"] for r in only_sk] == [SK]

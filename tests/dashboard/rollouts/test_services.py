@@ -24,13 +24,14 @@ def test_a_new_rollout_is_only_flushed(make_app: Any, database_url: str) -> None
     SAVEPOINT commits nothing on its own (on SQLite as on PostgreSQL)."""
     app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
     with app.app_context():
-        rollout = services._new_rollout(None, kind="push", setting=PK, value="pk_test_Flush1",
-                                        options={}, selection={})
+        rollout = services._new_rollout(None, kind="push", setting=PK,
+                                        values={PK: "pk_test_Flush1"}, options={},
+                                        selection={})
         assert rollout.lock_setting == PK and _count() == 1
         db.session.rollback()
         assert _count() == 0
-        again = services._new_rollout(None, kind="push", setting=PK, value="pk_test_Flush1",
-                                      options={}, selection={})
+        again = services._new_rollout(None, kind="push", setting=PK,
+                                      values={PK: "pk_test_Flush1"}, options={}, selection={})
         assert again.lock_setting == PK
         db.session.rollback()
         db.engine.dispose()

@@ -23,7 +23,8 @@ def _queued_rollout(make_app: Any, fleet: FaultFleet, value: str,
     owner = add_user(app, "owner")
     client = app.test_client()
     import_sites(client, owner, fleet.urls)
-    resp = client.post("/api/rollouts", json={"setting": setting, "value": value},
+    resp = client.post("/api/rollouts", json={"setting": setting, "value": value,
+                                              "options": {"batches": ["100%"]}},
                        headers=owner.headers)
     assert resp.status_code in (200, 201, 202), resp.json
     return app, resp.json["rollout"]["id"]

@@ -18,15 +18,21 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from stripefleet.common.db import NaiveUTCDateTime, utcnow
 from stripefleet.dashboard.extensions import db, isoformat
-from stripefleet.propagation import TargetState
+from stripefleet.propagation import KEY_PAIR, TargetState
 
-__all__ = ["FAILED_TARGET_STATES", "FINISHED_STATES", "KINDS", "STATES", "Rollout",
-           "RolloutTarget"]
+__all__ = ["FAILED_TARGET_STATES", "FINISHED_STATES", "KEY_PAIR", "KINDS", "OPEN_STATES",
+           "STATES", "Rollout", "RolloutTarget"]
 
 KINDS = ("push", "dry_run", "retry", "rollback")
-#: Rollout states (README, "The dashboard": JSON API).
-STATES = ("pending", "running", "succeeded", "partially_failed", "failed", "halted",
-          "rolled_back")
+#: ``KEY_PAIR`` (the engine's ``key_pair``): the ``setting`` of a rollout that pushes a
+#: publishable key and a secret key (and optionally a webhook signing secret) together,
+#: one request per site.
+#: Rollout states (README, "The dashboard": JSON API). ``awaiting_approval``: the first
+#: batch passed its threshold and the rollout waits for ``approve`` (or ``halt``).
+STATES = ("pending", "running", "awaiting_approval", "succeeded", "partially_failed",
+          "failed", "halted", "rolled_back")
+#: A rollout in one of these still holds its setting's lock.
+OPEN_STATES = ("pending", "running", "awaiting_approval")
 FINISHED_STATES = ("succeeded", "partially_failed", "failed", "halted", "rolled_back")
 #: Target states (the engine's) that count as failures ("retry failed" takes these).
 FAILED_TARGET_STATES = tuple(state.value for state in (
@@ -57,6 +63,16 @@ class Rollout(db.Model):  # type: ignore[name-defined,misc]
     total: Mapped[int] = mapped_column(default=0)
     recap: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)
     message: Mapped[str | None] = mapped_column(String(500), default=None)
+    #: Planned batch sizes (``propagation.batches.plan_batches``); they sum to ``total``.
+    batch_sizes: Mapped[list[int]] = mapped_column(JSON, default=list)
+    #: The batch running or awaiting approval; None once the rollout is finished.
+    current_batch: Mapped[int | None] = mapped_column(default=None)
+    halt_reason: Mapped[str | None] = mapped_column(String(300), default=None)
+    #: The Stripe account (and mode) the preflight found for the secret key pushed.
+    preflight_account_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    preflight_livemode: Mapped[bool | None] = mapped_column(default=None)
+    #: The rollback created when this rollout halted with ``rollback_on_halt``.
+    rollback_rollout_id: Mapped[int | None] = mapped_column(default=None)
 
     targets: Mapped[list[RolloutTarget]] = relationship(
         back_populates="rollout", order_by="RolloutTarget.id")
@@ -72,6 +88,13 @@ class Rollout(db.Model):  # type: ignore[name-defined,misc]
             "started_at": isoformat(self.started_at),
             "finished_at": isoformat(self.finished_at), "total": self.total,
             "chunks": self.chunk_count, "recap": self.recap, "message": self.message,
+            "current_batch": self.current_batch,
+            "max_fail_percentage": (self.options or {}).get("max_fail_percentage"),
+            "halt_reason": self.halt_reason,
+            "preflight": ({"account_id": self.preflight_account_id,
+                           "livemode": self.preflight_livemode}
+                          if self.preflight_account_id else None),
+            "rollback_rollout_id": self.rollback_rollout_id,
         }
 
 
@@ -81,9 +104,14 @@ class RolloutTarget(db.Model):  # type: ignore[name-defined,misc]
     ``claim_token``/``lease_until``: the worker that holds this target and until when
     (renewed by its heartbeat); ``claims`` counts how many times a worker took it, so a
     resumed target (claims > 1) is read before any new PUT. ``value_enc``: a per-target
-    value (rollbacks). ``backup_value_enc``: the publishable key the site had before the
-    push (read by the backup step; publishable keys are public, but kept encrypted like
-    every pushed value).
+    value (rollbacks; for a key pair, the JSON of its values). ``backup_value_enc``: the
+    publishable key the site had before the push (read by the backup step; publishable
+    keys are public, but kept encrypted like every pushed value). ``batch``: the target's
+    batch (only the current batch's chunks run). ``before``: for a key pair, what the
+    site held before the push, per setting: ``{setting: {"fingerprint", "masked",
+    "value_enc"?}}`` (the publishable key's value encrypted). ``functional``: the
+    functional check's outcome (``ok``, ``unavailable`` or the failing code) and
+    ``account_id`` the account the site's secret key belongs to.
     """
 
     __tablename__ = "rollout_targets"
@@ -113,6 +141,10 @@ class RolloutTarget(db.Model):  # type: ignore[name-defined,misc]
     backup_value_enc: Mapped[str | None] = mapped_column(Text, default=None)
     backup_taken: Mapped[bool] = mapped_column(default=False)
     finished_at: Mapped[datetime | None] = mapped_column(NaiveUTCDateTime, default=None)
+    batch: Mapped[int] = mapped_column(default=0)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    functional: Mapped[str | None] = mapped_column(String(64), default=None)
+    account_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
     rollout: Mapped[Rollout] = relationship(back_populates="targets")
 
@@ -126,4 +158,6 @@ class RolloutTarget(db.Model):  # type: ignore[name-defined,misc]
             "fingerprint_after": self.fingerprint_after,
             "masked_before": self.masked_before, "masked_after": self.masked_after,
             "verified": self.verified, "finished_at": isoformat(self.finished_at),
+            "batch": self.batch, "functional": self.functional,
+            "account_id": self.account_id,
         }

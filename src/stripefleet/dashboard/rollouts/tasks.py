@@ -5,8 +5,9 @@
 - ``resume_rollouts`` closes finished rollouts and re-queues the chunks nobody holds
   (``worker.resume``); it runs when a worker starts, every minute, and again when a dead
   worker's lease is about to expire;
-- :func:`launch` creates a rollout in the request's one transaction, commits it, then
-  queues its chunks (:func:`enqueue_rollout`).
+- :func:`launch` creates (approves, halts) a rollout in the request's one transaction,
+  commits it, then queues what it needs next (:func:`enqueue_rollout`: the chunks of its
+  current batch, or a halted rollout's rollback).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from flask import Flask
 from huey import Huey, crontab
 
 from stripefleet.dashboard.extensions import db, transactional
-from stripefleet.dashboard.queue import task
 from stripefleet.dashboard.rollouts import worker
 from stripefleet.dashboard.rollouts.models import Rollout
 
@@ -56,24 +56,32 @@ def register_rollout_tasks(huey: Huey, app: Flask) -> dict[str, Any]:
 
 
 def enqueue_rollout(rollout: Rollout, app: Flask | None = None) -> None:
-    """Queue one ``run_chunk`` task per chunk of a committed rollout (a task must see
-    its rows).
+    """Queue what a committed rollout needs next (a task must see its rows).
 
-    A rollout with nothing left to push (a rollback whose targets were all skipped at
-    creation) still gets its chunk 0: the chunk claims nothing and closes the rollout.
+    An open rollout: one ``run_chunk`` task per chunk of its current batch (a rollout
+    awaiting approval: nothing). A rollout with nothing left to push (a rollback whose
+    targets were all skipped at creation) still gets its first chunk: the chunk claims
+    nothing and closes it. A halted rollout: its automatic rollback
+    (``rollback_rollout_id``) is queued, and the halt announced.
     """
-    run_chunk = task("run_chunk", app)
-    for chunk in range(max(rollout.chunk_count, 1)):
-        run_chunk(rollout.id, chunk)
+    db.session.refresh(rollout)
+    if rollout.state in ("pending", "running"):
+        worker.queue_chunks(rollout, app)
+    elif rollout.state == "halted":
+        if rollout.rollback_rollout_id is not None:
+            rollback = db.session.get(Rollout, rollout.rollback_rollout_id)
+            if rollback is not None and rollback.state in ("pending", "running"):
+                worker.queue_chunks(rollback, app)
+        worker.announce(rollout.id)
 
 
 def launch(create: Callable[[], Rollout]) -> Rollout:
-    """Create a rollout and queue it.
+    """Create a rollout (or approve, or halt one) and queue what follows.
 
-    ``create`` calls a service (``services.create_rollout``...: flushes, returns the
-    new rollout). It runs as a ``transactional`` step, the request's one commit point;
-    the chunks are queued after that commit (on the immediate queue of the tests, each
-    runs at once, in a session of its own).
+    ``create`` calls a service (``services.create_rollout``, ``approve``, ``halt``...:
+    flushes, returns the rollout). It runs as a ``transactional`` step, the request's
+    one commit point; the chunks are queued after that commit (on the immediate queue
+    of the tests, each runs at once, in a session of its own).
 
     Raises:
         What ``create`` raises: nothing is then committed, nor queued.

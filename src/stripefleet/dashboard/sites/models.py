@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stripefleet.common.db import NaiveUTCDateTime, utcnow
@@ -23,6 +23,10 @@ class Site(db.Model):  # type: ignore[name-defined,misc]
     verification read, per setting: ``{"fingerprint", "masked", "configured"}`` (and
     ``value`` for the publishable key, which is public). ``drift`` lists the settings
     whose observed fingerprint differs from the one the dashboard last pushed.
+    ``stripe_account_id``/``stripe_livemode``/``functional_*``: the last functional check
+    (the site's ``POST /api/test-stripe``: its secret key works, and on which account);
+    ``functional_state`` is ``ok``, ``failed`` or ``unavailable`` (the site has no such
+    endpoint), None before the first check.
     """
 
     __tablename__ = "sites"
@@ -41,6 +45,12 @@ class Site(db.Model):  # type: ignore[name-defined,misc]
     drift: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_verified_at: Mapped[datetime | None] = mapped_column(NaiveUTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(NaiveUTCDateTime, default=utcnow)
+    stripe_account_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    stripe_livemode: Mapped[bool | None] = mapped_column(default=None)
+    functional_state: Mapped[str | None] = mapped_column(String(16), default=None)
+    functional_error: Mapped[str | None] = mapped_column(String(64), default=None)
+    functional_checked_at: Mapped[datetime | None] = mapped_column(NaiveUTCDateTime,
+                                                                   default=None)
 
     @property
     def all_tags(self) -> list[str]:
@@ -57,6 +67,11 @@ class Site(db.Model):  # type: ignore[name-defined,misc]
             "health": self.health, "health_error": self.health_error,
             "observed": self.observed or {}, "drift": list(self.drift or []),
             "last_verified_at": isoformat(self.last_verified_at),
+            "stripe_account_id": self.stripe_account_id,
+            "stripe_livemode": self.stripe_livemode,
+            "functional_state": self.functional_state,
+            "functional_error": self.functional_error,
+            "functional_checked_at": isoformat(self.functional_checked_at),
         }
 
 
@@ -80,3 +95,21 @@ class PushedValue(db.Model):  # type: ignore[name-defined,misc]
     fingerprint: Mapped[str] = mapped_column(String(16))
     rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"))
     pushed_at: Mapped[datetime] = mapped_column(NaiveUTCDateTime, default=utcnow)
+
+
+class PeriodicRun(db.Model):  # type: ignore[name-defined,misc]
+    """One run of a periodic task for one period: the row is the run's claim.
+
+    Every worker process runs Huey's periodic scheduler; the first to insert
+    ``(name, period)`` runs the task for that period, the others find the row taken
+    (the unique constraint) and skip it, so that the fleet is verified once per period
+    whatever the number of workers (README, "The dashboard").
+    """
+
+    __tablename__ = "periodic_runs"
+    __table_args__ = (UniqueConstraint("name", "period", name="uq_periodic_runs_period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(NaiveUTCDateTime, default=utcnow)

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from stripefleet.common.db import utcnow
 from stripefleet.common.keys import (
@@ -27,7 +28,7 @@ from stripefleet.common.keys import (
 )
 from stripefleet.common.web import ApiError, Conflict, NotFound
 from stripefleet.dashboard.extensions import db, get_box
-from stripefleet.dashboard.sites.models import ENVIRONMENTS, PushedValue, Site
+from stripefleet.dashboard.sites.models import ENVIRONMENTS, PeriodicRun, PushedValue, Site
 
 _TAG = re.compile(r"[A-Za-z0-9_.\-]{1,40}")
 
@@ -299,6 +300,8 @@ def record_snapshot(site: Site, ok: bool, error: str | None,
     site.observed = observed
     site.drift = sorted(name for name, fp in last_pushed.items()
                         if (observed.get(name) or {}).get("fingerprint") != fp)
+    if site.functional_state == "failed":
+        site.drift.append(FUNCTIONAL_DRIFT)
     db.session.flush()
 
 
@@ -329,3 +332,57 @@ def last_pushed_fingerprints(site_id: int) -> dict[str, str]:
         select(PushedValue.setting, PushedValue.fingerprint)
         .where(PushedValue.site_id == site_id).order_by(PushedValue.id)).all()
     return {setting: fp for setting, fp in rows}
+
+
+#: ``functional`` outcomes of the engine that are not failures.
+FUNCTIONAL_OK = ("ok", "unavailable")
+#: The drift entry of a site whose functional check failed.
+FUNCTIONAL_DRIFT = "functional_check"
+
+
+def record_functional(site_id: int, functional: str, *, account_id: str | None = None,
+                      livemode: bool | None = None) -> None:
+    """Store a functional check of ``site_id`` (the site's ``POST /api/test-stripe``, run
+    by a rollout's push or the periodic verification): ``functional`` is ``ok``,
+    ``unavailable`` (no such endpoint on that site) or the failing code
+    (``stripe_auth_failed``, ``api_key_expired``, ``mode_mismatch``...). The account and
+    mode are kept when the check answered them; a failing check is drift
+    (``functional_check`` in ``Site.drift``). Flushes."""
+    site = db.session.get(Site, site_id)
+    if site is None:
+        return
+    site.functional_checked_at = utcnow()
+    if functional in FUNCTIONAL_OK:
+        site.functional_state, site.functional_error = functional, None
+    else:
+        site.functional_state, site.functional_error = "failed", functional[:64]
+    if account_id is not None:
+        site.stripe_account_id = account_id[:64]
+    if livemode is not None:
+        site.stripe_livemode = livemode
+    drift = [s for s in (site.drift or []) if s != FUNCTIONAL_DRIFT]
+    if site.functional_state == "failed":
+        drift.append(FUNCTIONAL_DRIFT)
+    site.drift = drift
+    db.session.flush()
+
+
+def claim_period(name: str, period: str) -> bool:
+    """Claim the run of periodic task ``name`` for ``period`` (e.g. ``2026-11-30T10:15``);
+    commits.
+
+    Every worker process runs Huey's periodic scheduler (a consumer started with
+    periodic tasks on: ``dashboard worker`` and ``serve``'s worker alike), so with two
+    workers a periodic task fires twice. The first to insert ``(name, period)`` into
+    ``periodic_runs`` (unique) runs it; the others get False and skip it.
+
+    Returns:
+        True when this caller won the period.
+    """
+    try:
+        db.session.add(PeriodicRun(name=name, period=period))
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
