@@ -25,7 +25,9 @@ bp = Blueprint("sites", __name__, url_prefix="/sites")
 @bp.get("")
 @require_role("viewer")
 def fleet() -> Any:
-    """Every site: health, environment, publishable key, fingerprints, drift."""
+    """Every site: health, environment, keys (masked, fingerprints), Stripe account and
+    mode, last functional check (``POST /api/test-stripe``), drift (a failing check is
+    drift too)."""
     return render_template("sites/fleet.html", sites=services.list_sites(),
                            settings=list(SETTINGS))
 
