@@ -1,6 +1,13 @@
 """The dashboard's pages in real Chromium (Playwright): log in, import sites, dry run,
 start the rollout, watch live progress to the recap, roll back. Screenshots go to
-``test-artifacts/<test>/``. Runs against ``dashboard serve`` and real site processes."""
+``test-artifacts/<test>/``. Runs against ``dashboard serve`` and real site processes.
+
+Then the safe rollout's forms and buttons through Flask's test client (README, "The
+dashboard"): who sees the key pair and the overrides, a refused form that keeps what
+was typed but never a secret, the canary's Continue / Halt buttons. The safe rollouts
+in Chromium, and the propagation button of the "New rollout" page, are in
+``tests/dashboard/browser/`` (fault fleets whose sites hold a secret key, so that their
+functional check passes)."""
 
 from __future__ import annotations
 
@@ -13,9 +20,20 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask
+from flask.testing import FlaskClient
 
+from stripefleet.testing.fleet import FaultFleet
 from tests.conftest import CHROMIUM_ARGS
-from tests.dashboard.conftest import PASSWORD, PK, Stack
+from tests.dashboard.conftest import (
+    PASSWORD,
+    PK,
+    Account,
+    Stack,
+    csrf_token,
+    import_sites,
+    login,
+)
 from tests.dashboard.test_cli import site_pk, wait_rollout
 
 FINISHED = "succeeded, partially_failed, failed, halted, rolled_back"
@@ -50,7 +68,9 @@ def test_operator_journey_in_chromium(stack: Stack, chromium_path: str,
                                       artifacts_dir: Path) -> None:
     """An owner logs in, imports the sites file, dry-runs a publishable key, starts the
     rollout, sees per-site rows and the recap appear without reloading, rolls back, and
-    the sites hold their previous key again."""
+    the sites hold their previous key again. (The functional check is off: these sites
+    hold no secret key, so ``POST /api/test-stripe`` would refuse each push; the checks
+    are in ``tests/dashboard/browser/``.)"""
     from playwright.sync_api import expect
 
     baseline = f"pk_test_Base{secrets.token_hex(4)}"
@@ -58,7 +78,8 @@ def test_operator_journey_in_chromium(stack: Stack, chromium_path: str,
                          json={"text": "\n".join(stack.site_urls)})
     resp.raise_for_status()
     first = requests.post(f"{stack.url}/api/rollouts", headers=stack.headers, timeout=5,
-                          json={"setting": PK, "value": baseline})
+                          json={"setting": PK, "value": baseline,
+                                "options": {"functional_verify": False}})
     wait_rollout(stack, first.json()["rollout"]["id"])
     new_key = f"pk_test_Browser{secrets.token_hex(4)}"
 
@@ -74,6 +95,7 @@ def test_operator_journey_in_chromium(stack: Stack, chromium_path: str,
         page.click("text=New rollout")
         page.select_option("#setting", PK)
         page.fill("#value", new_key)
+        page.uncheck("#functional-verify")
         page.click("#dry-run")
         finished_state(page)
         expect(page.locator("#targets tbody tr[data-state=would_change]")).to_have_count(2)
@@ -102,23 +124,115 @@ def test_operator_journey_in_chromium(stack: Stack, chromium_path: str,
         page.screenshot(path=str(artifacts_dir / "5-audit.png"), full_page=True)
 
 
-@pytest.mark.browser
-def test_propagation_button_starts_a_rollout_in_chromium(stack: Stack, chromium_path: str,
-                                                         artifacts_dir: Path) -> None:
-    """The propagation button of the "New rollout" page asks for the key (a prompt),
-    calls POST /admin/stripe/propagate with the page's CSRF token, and lands on the new
-    rollout's page."""
-    from playwright.sync_api import expect
+# -- the safe rollout's pages, through Flask's test client --------------------------------
 
-    requests.post(f"{stack.url}/api/sites/import", headers=stack.headers, timeout=5,
-                  json={"text": "\n".join(stack.site_urls)}).raise_for_status()
-    key = f"pk_test_Button{secrets.token_hex(4)}"
-    with logged_in_page(stack, chromium_path) as page:
-        page.goto(f"{stack.url}/rollouts/new")
-        page.once("dialog", lambda dialog: dialog.accept(key))
-        page.click("#stripe-propagate-btn")
-        page.wait_for_url(re.compile(r".*/rollouts/\d+$"))
-        finished_state(page)
-        expect(page.locator("#state")).to_have_text("succeeded")
-        page.screenshot(path=str(artifacts_dir / "propagation-button.png"), full_page=True)
-    assert all(site_pk(u) == key for u in stack.site_urls)
+
+def _form_token(client: FlaskClient) -> str:
+    return csrf_token(client, "/rollouts/new")
+
+
+def test_new_rollout_form_offers_key_pair_and_overrides_to_owners_only(
+        app: Flask, users: dict[str, Account]) -> None:
+    """The form's key pair and its "allow mode mismatch" / "allow account change"
+    overrides are an owner's; an operator sees the safety options without them."""
+    pages = {}
+    for role in ("operator", "owner"):
+        client = app.test_client()
+        login(client, users[role].email)
+        pages[role] = client.get("/rollouts/new").get_data(as_text=True)
+    for field in ('id="batches"', 'id="max-fail"', 'id="pause-for-approval"',
+                  'id="rollback-on-halt"', 'id="functional-verify"'):
+        assert field in pages["operator"] and field in pages["owner"]
+    for owner_only in ('value="key_pair"', 'name="allow_mode_mismatch"',
+                       'name="allow_account_change"'):
+        assert owner_only in pages["owner"]
+        assert owner_only not in pages["operator"]
+
+
+def test_refused_key_pair_keeps_the_form_but_never_echoes_a_secret(
+        app: Flask, users: dict[str, Account], fleet: FaultFleet) -> None:
+    """A key pair refused (a live publishable key with a test secret key) shows the
+    form again beside the refusal, with the publishable key, targets and options as
+    they were (ticked or not), and neither the secret key nor the webhook secret
+    anywhere in the page."""
+    owner = users["owner"]
+    client = app.test_client()
+    import_sites(client, owner, fleet.urls)
+    login(client, owner.email)
+    secret = f"sk_test_Hidden{secrets.token_hex(6)}"
+    webhook = f"whsec_Hidden{secrets.token_hex(6)}"
+    public = f"pk_live_Shown{secrets.token_hex(4)}"
+    resp = client.post("/rollouts/new", data={
+        "csrf_token": _form_token(client), "setting": "key_pair", "action": "start",
+        "pair_publishable_key": public, "pair_secret_key": secret,
+        "pair_webhook_secret": webhook, "targets": "tag", "tag": "test",
+        "batches": "1,50%", "max_fail_percentage": "5", "pause_for_approval": "1"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert 'id="refusals"' in page and "pair_mode_mismatch" in page
+    assert secret not in page and webhook not in page
+    assert public in page and 'value="1,50%"' in page and 'value="test"' in page
+    assert re.search(r'id="pause-for-approval"[^>]*checked', page)  # ticked: kept
+    assert not re.search(r'id="functional-verify"[^>]*checked', page)  # unticked: kept
+    assert client.get("/api/rollouts", headers=owner.headers).json["rollouts"] == []
+
+
+def _awaiting(client: FlaskClient, owner: Account, fleet: FaultFleet) -> int:
+    """A publishable key rollout to the fleet, paused after its one-site canary."""
+    import_sites(client, owner, fleet.urls)
+    resp = client.post("/api/rollouts", headers=owner.headers, json={
+        "setting": PK, "value": f"pk_test_Pause{secrets.token_hex(4)}",
+        "options": {"batches": [1, "100%"], "pause_for_approval": True}})
+    assert resp.status_code == 202, resp.json
+    rollout_id = int(resp.json["rollout"]["id"])
+    state = client.get(f"/api/rollouts/{rollout_id}", headers=owner.headers).json
+    assert state["rollout"]["state"] == "awaiting_approval", state["rollout"]
+    return rollout_id
+
+
+def test_approval_buttons_are_for_those_who_may_push(
+        app: Flask, users: dict[str, Account], fleet: FaultFleet) -> None:
+    """A rollout awaiting approval shows Continue / Halt to an operator (a publishable
+    key), never to a viewer."""
+    rollout_id = _awaiting(app.test_client(), users["owner"], fleet)
+    pages = {}
+    for role in ("viewer", "operator"):
+        client = app.test_client()
+        login(client, users[role].email)
+        pages[role] = client.get(f"/rollouts/{rollout_id}").get_data(as_text=True)
+    assert 'id="approve"' in pages["operator"] and 'id="halt-canary"' in pages["operator"]
+    assert 'id="approve"' not in pages["viewer"] and 'id="halt-canary"' not in pages["viewer"]
+
+
+def test_continue_button_runs_the_rest_and_is_audited(
+        app: Flask, users: dict[str, Account], fleet: FaultFleet) -> None:
+    """Continue (a CSRF-checked form) approves the canary: the rest of the sites are
+    pushed (the test queue runs them at once) and the approval is in the audit log."""
+    owner, operator = users["owner"], users["operator"]
+    rollout_id = _awaiting(app.test_client(), owner, fleet)
+    client = app.test_client()
+    login(client, operator.email)
+    resp = client.post(f"/rollouts/{rollout_id}/approve",
+                       data={"csrf_token": csrf_token(client, f"/rollouts/{rollout_id}")})
+    assert resp.status_code == 302
+    assert resp.headers["Location"].endswith(f"/rollouts/{rollout_id}")
+    state = client.get(f"/api/rollouts/{rollout_id}", headers=owner.headers).json["rollout"]
+    assert state["state"] == "succeeded"
+    events = client.get("/api/audit?action=rollout.approve", headers=owner.headers).json
+    assert [e["actor"] for e in events["events"]] == [operator.email]
+
+
+def test_halt_button_of_the_canary_halts_it(
+        app: Flask, users: dict[str, Account], fleet: FaultFleet) -> None:
+    """Halt on a rollout awaiting approval ends it ``halted``: the sites after the
+    canary are skipped."""
+    owner = users["owner"]
+    rollout_id = _awaiting(app.test_client(), owner, fleet)
+    client = app.test_client()
+    login(client, users["operator"].email)
+    resp = client.post(f"/rollouts/{rollout_id}/halt",
+                       data={"csrf_token": csrf_token(client, f"/rollouts/{rollout_id}")})
+    assert resp.status_code == 302
+    data = client.get(f"/api/rollouts/{rollout_id}", headers=owner.headers).json
+    assert data["rollout"]["state"] == "halted"
+    assert data["progress"].get("skipped") == len(fleet.urls) - 1
