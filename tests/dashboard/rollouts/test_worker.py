@@ -123,7 +123,8 @@ def test_two_workers_share_one_rollout_over_redis_on_postgres(
         workers = [start_worker(app, workers=1), start_worker(app, workers=1)]
         for proc in workers:
             wait_log(proc, "Worker ready (RedisHuey")
-        rollout_id = start_rollout(app, owner, "pk_test_Redis1", concurrency=2)
+        rollout_id = start_rollout(app, owner, "pk_test_Redis1", concurrency=2,
+                                   batches=["100%"])
         final = poll(app, owner, rollout_id, until=finished)[-1]
         puts = [fleet.puts(u) for u in fleet.urls]
         peak = fleet.max_in_flight
@@ -136,6 +137,44 @@ def test_two_workers_share_one_rollout_over_redis_on_postgres(
     assert peak == 2, f"{peak} requests in flight at once, for a concurrency of 2"
     assert chunks[0] and chunks[1], f"a worker ran nothing: {chunks}"
     assert chunks[0] | chunks[1] == {str(n) for n in range(6)}
+
+
+def test_sigkill_in_a_batch_resumes_it_without_starting_the_next_batch_early(
+        make_app: Any, start_worker: Any) -> None:
+    """A worker killed with SIGKILL in the middle of a rollout's first batch: the next
+    worker finishes that batch only (pushing each of its sites once), the rollout waits
+    for approval with no site of the later batch pushed, and once approved every site
+    holds the value after exactly one completed PUT."""
+    with FaultFleet(sites=6, latency_ms=300) as fleet:
+        app = make_app(TEMPLATE_MASTER_API_KEY=fleet.api_key, HUEY_IMMEDIATE=False,
+                       LEASE_SECONDS=2)
+        owner = add_user(app, "owner")
+        import_sites(app.test_client(), owner, fleet.urls)
+        env = {"DASHBOARD_LEASE_SECONDS": "2"}
+        first = start_worker(app, env=env)
+        rollout_id = start_rollout(app, owner, "pk_test_BatchKill1", concurrency=1,
+                                   batches=[3, "100%"], pause_for_approval=True)
+        poll(app, owner, rollout_id, until=lambda a: done(a) >= 1)
+        first.kill()
+        start_worker(app, env=env)
+        waiting = poll(app, owner, rollout_id,
+                       until=lambda a: a["rollout"]["state"] == "awaiting_approval")[-1]
+        canaries = {t["url"] for t in waiting["targets"] if t["batch"] == 0}
+        later = [u for u in fleet.urls if u not in canaries]
+        puts_before_approval = {u: fleet.puts(u) for u in later}
+        completed_canaries = [sum(1 for r in fleet.requests(u, "PUT") if r.status)
+                              for u in canaries]
+        approved = app.test_client().post(f"/api/rollouts/{rollout_id}/approve",
+                                          headers=owner.headers)
+        assert approved.status_code == 202, approved.json
+        final = poll(app, owner, rollout_id, until=finished)[-1]
+        completed = [sum(1 for r in fleet.requests(u, "PUT") if r.status) for u in fleet.urls]
+    assert len(canaries) == 3
+    assert puts_before_approval == dict.fromkeys(later, 0)
+    assert completed_canaries == [1, 1, 1]
+    assert completed == [1] * 6
+    assert final["rollout"]["state"] == "succeeded"
+    assert final["rollout"]["recap"]["changed"] == 6
 
 
 def test_halt_stops_a_running_rollout(make_app: Any, start_worker: Any) -> None:

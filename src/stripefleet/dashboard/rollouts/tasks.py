@@ -68,11 +68,11 @@ def enqueue_rollout(rollout: Rollout, app: Flask | None = None) -> None:
     if rollout.state in ("pending", "running"):
         worker.queue_chunks(rollout, app)
     elif rollout.state == "halted":
+        worker.announce(rollout.id)
         if rollout.rollback_rollout_id is not None:
             rollback = db.session.get(Rollout, rollout.rollback_rollout_id)
             if rollback is not None and rollback.state in ("pending", "running"):
                 worker.queue_chunks(rollback, app)
-        worker.announce(rollout.id)
 
 
 def launch(create: Callable[[], Rollout]) -> Rollout:

@@ -467,7 +467,9 @@ def announce(rollout_id: int) -> None:
     db.session.refresh(rollout)
     kind = "rollback" if rollout.kind == "rollback" else "rollout"
     if rollout.kind == "rollback" and rollout.state in FINISHED_STATES:
-        title = f"Rollout #{rollout.parent_id} rolled back by #{rollout.id}: {rollout.state}"
+        title = (f"Rollback #{rollout.id} of rollout #{rollout.parent_id}: {rollout.state}"
+                 if rollout.state != "succeeded"
+                 else f"Rollout #{rollout.parent_id} rolled back by #{rollout.id}")
     elif rollout.state == "awaiting_approval":
         title = f"Rollout #{rollout.id} of {rollout.setting} awaits approval"
     elif rollout.state in FINISHED_STATES and rollout.state != "succeeded":
@@ -482,8 +484,10 @@ def announce(rollout_id: int) -> None:
 
 
 def after_batch(outcome: BatchEnd, app: Any = None) -> None:
-    """What follows a committed batch end: queue the next batch, or the rollback of a
-    halted rollout; announce."""
+    """What follows a committed batch end: announce it, then queue the next batch, or
+    the rollback of a halted rollout."""
+    if outcome.state != "running":
+        announce(outcome.rollout_id)
     if outcome.next_batch is not None:
         rollout = db.session.get(Rollout, outcome.rollout_id)
         if rollout is not None:
@@ -492,8 +496,6 @@ def after_batch(outcome: BatchEnd, app: Any = None) -> None:
         rollback = db.session.get(Rollout, outcome.rollback.id)
         if rollback is not None:
             queue_chunks(rollback, app)
-    if outcome.state != "running":
-        announce(outcome.rollout_id)
 
 
 def finish(rollout_id: int) -> bool:

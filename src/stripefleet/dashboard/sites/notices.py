@@ -8,13 +8,14 @@ both use :func:`send` (rollouts import sites, never the other way).
 
 What a message may hold: site names and URLs, counts, codes, masked values and
 fingerprints; never a secret. A notification that cannot be sent is logged and audited
-(``notification.failed``, naming the URL in Apprise's privacy form: Apprise URLs
-carry tokens); it never fails the work that sent it.
+(``notification.failed``, naming the URL's scheme and host only: Apprise URLs carry
+tokens); it never fails the work that sent it.
 """
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -28,6 +29,17 @@ def link(path: str) -> str | None:
     """``DASHBOARD_URL`` + ``path`` (``/rollouts/12``), or None when it is not set."""
     base = current_app.config.get("PUBLIC_URL")
     return f"{str(base).rstrip('/')}{path}" if base else None
+
+
+def where(url: str) -> str:
+    """An Apprise URL as an audit row may show it: its scheme and host only (Apprise's
+    privacy form, then without path, port or query: tokens live there too)."""
+    parts = urlsplit(redact_url(url))
+    try:
+        host = parts.hostname
+    except ValueError:
+        host = None
+    return f"{parts.scheme}://{host or '...'}"
 
 
 def send(title: str, body: str, *, path: str | None = None, subject: str | None = None) -> int:
@@ -56,11 +68,11 @@ def send(title: str, body: str, *, path: str | None = None, subject: str | None 
         log.exception("notification %r could not be sent", title)
         failed = urls
     for bad in failed:
-        where = redact_url(bad)
-        log.warning("notification %r not delivered to %s", title, where)
+        shown = where(bad)
+        log.warning("notification %r not delivered to %s", title, shown)
         try:
             audit.record("notification.failed", subject=subject, outcome="failed",
-                         actor="system", details={"to": where, "title": title[:200]})
+                         actor="system", details={"to": shown, "title": title[:200]})
         except Exception:  # noqa: BLE001 - auditing the failure must not fail the work
             log.exception("could not audit a failed notification")
     return len(failed)
