@@ -205,9 +205,10 @@ def test_event_signed_with_the_previous_secret_is_accepted_after_a_rotation(
         assert shop.post_event(payload, sign(payload, previous)).status_code == 200
 
 
-def test_processing_error_is_500_kept_on_the_inbox_row_and_retried(shop: Shop) -> None:
-    """An event that fails to process answers 500 (so Stripe retries); the error is kept
-    on its inbox row, shown to the owner, and a second delivery processes it again."""
+def test_malformed_event_is_400_kept_on_the_inbox_row_and_shown(shop: Shop) -> None:
+    """A signed event its handler cannot read (no ``data.object.id``) answers 400
+    ``malformed_event`` on every delivery, never 500; it is kept once in the inbox as
+    ``malformed`` with the reason, shown to the owner."""
     import re
 
     event_id = f"evt_broken{uuid.uuid4().hex[:12]}"
@@ -216,7 +217,7 @@ def test_processing_error_is_500_kept_on_the_inbox_row_and_retried(shop: Shop) -
                           "data": {"object": {"object": "checkout.session"}}})
     for _ in range(2):
         r = shop.post_event(payload, sign(payload, shop.webhook_secret))
-        assert (r.status_code, r.json()["error"]) == (500, "webhook_processing_failed")
+        assert (r.status_code, r.json()["error"]) == (400, "malformed_event")
     email = f"owner-{uuid.uuid4().hex[:6]}@example.com"
     assert shop.cli("create-owner", "--email", email, "--password-stdin",
                     stdin="owner-password\n").returncode == 0
@@ -224,7 +225,7 @@ def test_processing_error_is_500_kept_on_the_inbox_row_and_retried(shop: Shop) -
         f"{shop.url}/admin/evenements", timeout=10).text
     row = re.search(rf"{event_id}.*?</tr>", page, re.S)
     assert row is not None
-    assert "KeyError" in row.group(0) and "<td>2</td>" in row.group(0)
+    assert "malformed" in row.group(0) and "data.object.id" in row.group(0)
 
 
 @pytest.mark.parametrize(("outcome", "status", "available"), [

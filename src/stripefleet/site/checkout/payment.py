@@ -71,12 +71,15 @@ Value = Any  # a Python value, a bindparam() or a column: what a statement is bu
 def paid_order(*where: ColumnElement[bool], now: Value,
                payment_intent: Value = None) -> ReturningUpdate[int]:
     """``UPDATE orders SET status = paid, reservation = sold, paid_at, updated_at,
-    stripe_payment_intent = COALESCE(stripe_payment_intent, :payment_intent) WHERE status
-    = pending AND reservation = held AND <where> RETURNING id``."""
+    review_reason = NULL, stripe_payment_intent = COALESCE(stripe_payment_intent,
+    :payment_intent) WHERE status = pending AND reservation = held AND <where> RETURNING
+    id``: a payment of the right amount clears the review reason an earlier mismatched
+    event left."""
     return (sa.update(_orders)
             .where(_orders.c.status == FROM_STATUS, _orders.c.reservation == FROM_RESERVATION,
                    *where)
             .values(status=TO_STATUS, reservation=TO_RESERVATION, paid_at=now, updated_at=now,
+                    review_reason=sa.null(),
                     stripe_payment_intent=sa.func.coalesce(_orders.c.stripe_payment_intent,
                                                            payment_intent))
             .returning(_orders.c.id))

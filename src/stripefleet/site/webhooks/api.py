@@ -3,7 +3,9 @@
 
 Answers (README, "Selling"): 200 ``{"success": true, "received": true, "status":
 "processed" | "ignored" | "duplicate", "event_id"}``; 400 ``invalid_signature``
-(missing, forged, stale: nothing stored); 503 ``webhook_not_configured``; 500
+(missing, forged, stale or dated in the future: nothing stored); 400 ``malformed_event``
+(signed, but not of the shape an event has: kept as ``malformed`` when it has an id);
+503 ``webhook_not_configured``; 500
 ``webhook_processing_failed`` (the error is kept on the inbox row; Stripe delivers
 again).
 
@@ -52,8 +54,13 @@ def stripe_webhook() -> Response:
     except services.BadSignature as exc:
         log.warning("webhook refused from %s: %s", request.remote_addr, exc)
         raise ApiError("invalid_signature", str(exc)) from None
+    except services.MalformedEvent as exc:
+        raise ApiError("malformed_event", f"The signed body is not a usable event: {exc}"[:300]
+                       ) from None
     try:
         receipt = services.receive(event, payload.decode("utf-8", errors="replace"))
+    except services.MalformedEvent as exc:
+        raise ApiError("malformed_event", f"The event is malformed: {exc}"[:300]) from None
     except services.ProcessingFailed:
         raise ApiError("webhook_processing_failed",
                        "The event could not be processed; Stripe will retry.",

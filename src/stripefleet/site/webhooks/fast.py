@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 _events = WebhookEvent.__table__
 _orders = Order.__table__
 NOTE = "order paid"
+MAX_INT = 2**63 - 1  # a BIGINT
 
 #: The statement's parameters given on each delivery (the others are its constants).
 _RUNTIME = frozenset({"now", "payment_intent", "session_id", "amount", "currency",
@@ -86,7 +87,7 @@ def statement() -> sa.Select[int | None, int | None]:
     unless the event id is already in the inbox, with :func:`_inbox_row` as its record."""
     return payment.pay_in_one_statement(
         _orders.c.stripe_session_id == _param("session_id", sa.String),
-        _orders.c.amount_total == _param("amount", sa.Integer),
+        _orders.c.amount_total == _param("amount", sa.BigInteger),
         _orders.c.currency == _param("currency", sa.String),
         ~sa.exists().where(_events.c.event_id == _param("event_id", sa.String)),
         now=_now(), payment_intent=_param("payment_intent", sa.String), record=_inbox_row)
@@ -103,16 +104,25 @@ def _compiled(dialect: Dialect) -> tuple[str, dict[str, Any]]:
 
 
 def _paid_session(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The event's session when it is a paid completion whose fields the statement uses
+    are of their types (anything else goes to the general path, which checks the whole
+    shape: ``shape.problem``)."""
     if event.get("type") != "checkout.session.completed":
         return None
-    session = (event.get("data") or {}).get("object") or {}
-    metadata = session.get("metadata") or {}
-    if session.get("payment_status") != "paid" or metadata.get("kind") == "launch":
+    data = event.get("data")
+    session = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(session, dict) or session.get("payment_status") != "paid":
         return None
-    if not isinstance(session.get("amount_total"), int) or not isinstance(session.get("id"),
-                                                                          str):
+    metadata = session.get("metadata")
+    if metadata is not None and (not isinstance(metadata, dict)
+                                 or metadata.get("kind") == "launch"):
         return None
-    return dict(session)
+    amount, intent = session.get("amount_total"), session.get("payment_intent")
+    if type(amount) is not int or not 0 <= amount <= MAX_INT or not isinstance(
+            session.get("id"), str) or not isinstance(session.get("currency"), str) or not (
+            intent is None or (isinstance(intent, str) and len(intent) <= 255)):
+        return None
+    return session
 
 
 def _run_autocommit(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -148,7 +158,7 @@ def try_paid_fast(event: dict[str, Any], payload: str) -> tuple[str, str] | None
     row = _run_autocommit(sql, {
         **constants, "now": utcnow(), "payment_intent": session.get("payment_intent"),
         "session_id": session["id"], "amount": session["amount_total"],
-        "currency": str(session.get("currency", "")).lower(),
+        "currency": session["currency"].lower(),
         "event_id": event["id"][:255], "type": event["type"],
         "livemode": bool(event.get("livemode")), "payload": payload})
     order_id, inbox_id = row if row is not None else (None, None)

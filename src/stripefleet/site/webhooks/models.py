@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from stripefleet.common.db import UTCDateTime, utcnow
 from stripefleet.site.extensions import db
 
-PROCESSED, IGNORED, FAILED = "processed", "ignored", "failed"
+PROCESSED, IGNORED, FAILED, MALFORMED = "processed", "ignored", "failed", "malformed"
 
 
 class WebhookEvent(db.Model):  # type: ignore[name-defined,misc]
@@ -25,7 +25,8 @@ class WebhookEvent(db.Model):  # type: ignore[name-defined,misc]
     Columns:
         event_id: Stripe's ``evt_...``, unique.
         type: the event type (``checkout.session.completed``, ...).
-        status: ``processed``, ``ignored`` (foreign or unhandled) or ``failed``.
+        status: ``processed``, ``ignored`` (foreign or unhandled), ``failed`` or
+            ``malformed`` (signed, but not of the shape its handler reads: refused 400).
         note: what processing did or why it was ignored.
         error: the processing error of a ``failed`` event.
         order_id: the order it concerned, when any.

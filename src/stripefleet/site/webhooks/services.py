@@ -45,8 +45,8 @@ from stripefleet.common.db import utcnow
 from stripefleet.site.checkout.reservations import rowcount
 from stripefleet.site.extensions import db
 from stripefleet.site.settings.services import webhook_secrets
-from stripefleet.site.webhooks import fast, handlers
-from stripefleet.site.webhooks.models import FAILED, WebhookEvent
+from stripefleet.site.webhooks import fast, handlers, shape
+from stripefleet.site.webhooks.models import FAILED, MALFORMED, WebhookEvent
 
 log = logging.getLogger(__name__)
 TOLERANCE = 300  # seconds (Stripe's default tolerance)
@@ -60,6 +60,11 @@ class NotConfigured(Exception):
 
 class BadSignature(Exception):
     """Missing, forged or stale ``Stripe-Signature``, or a body that is not an event."""
+
+
+class MalformedEvent(Exception):
+    """A signed body that is not an event of the expected shape (400
+    ``malformed_event``); kept in the inbox as ``malformed`` when it has an id."""
 
 
 class ProcessingFailed(Exception):
@@ -128,7 +133,9 @@ def verify(payload: bytes, signature: str | None) -> dict[str, Any]:
 
     Raises:
         NotConfigured: no webhook signing secret is set.
-        BadSignature: no secret verifies it within 300 s, or the body is not JSON.
+        BadSignature: no secret verifies it within 300 s (either side of now).
+        MalformedEvent: signed, but not JSON, not an object, or without a usable id
+            (nothing stored).
     """
     cache = _secret_cache()
     secrets = cache.get()
@@ -146,13 +153,29 @@ def verify(payload: bytes, signature: str | None) -> dict[str, Any]:
     if not verified:
         raise BadSignature("no webhook signing secret of this site verifies the signature "
                            "(forged, or older than 300 s)")
+    if signed_at(signature) > time.time() + TOLERANCE:
+        raise BadSignature("the signature is dated more than 300 s in the future")
     try:
         event = json.loads(text)
-    except ValueError:
-        raise BadSignature("the body is not a JSON event") from None
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
-        raise BadSignature("the body is not a Stripe event")
-    return event
+    except (ValueError, RecursionError):
+        raise MalformedEvent("the signed body is not JSON") from None
+    if shape.usable_id(event) is None:
+        raise MalformedEvent("the signed body is not an event with an id")
+    return event  # type: ignore[no-any-return]
+
+
+def signed_at(signature: str) -> int:
+    """The ``t=`` timestamp of a verified ``Stripe-Signature`` header (Unix seconds).
+
+    ``verify_header`` refuses a timestamp older than the tolerance but not one in the
+    future; the site bounds both sides the same (300 s), so that a signature made with
+    a clock far ahead cannot be replayed for longer.
+    """
+    for part in signature.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t":
+            return int(value)  # verified: verify_header parsed it already
+    return 0
 
 
 def receive(event: dict[str, Any], payload: str) -> Receipt:
@@ -164,17 +187,35 @@ def receive(event: dict[str, Any], payload: str) -> Receipt:
         payload: the request's body as text, kept on the inbox row.
 
     Raises:
+        MalformedEvent: the event's shape is not what its handler reads
+            (``shape.problem``) or holds text the database refuses; kept in the inbox
+            as ``malformed`` (committed), nothing applied.
         ProcessingFailed: the event could not be applied; nothing of it was kept but
             the error on its inbox row (committed).
     """
     try:
-        done = fast.try_paid_fast(event, payload)  # commits itself when it applies
+        text = shape.text_problem(event, payload)
+        done = None if text else fast.try_paid_fast(event, payload)  # commits itself
         if done is None:
+            wrong = text or shape.problem(event)
+            if wrong:
+                raise MalformedEvent(wrong)
             receipt = record_and_process(event, payload)
             db.session.commit()
         else:
             # Nothing on the session: a commit would only cost CPU on the hot path.
             receipt = Receipt(event["id"], event["type"], *done)
+    except MalformedEvent as exc:
+        db.session.rollback()
+        record_malformed(event, payload, str(exc))
+        db.session.commit()
+        raise
+    except (KeyError, TypeError, AttributeError) as exc:  # a shape shape.problem missed
+        db.session.rollback()
+        log.exception("event %s (%s) is malformed", event.get("id"), event.get("type"))
+        record_malformed(event, payload, f"{type(exc).__name__}: {exc}")
+        db.session.commit()
+        raise MalformedEvent(str(exc)) from exc
     except Exception as exc:
         db.session.rollback()
         log.exception("event %s (%s) failed", event.get("id"), event.get("type"))
@@ -217,6 +258,24 @@ def record_and_process(event: dict[str, Any], payload: str) -> Receipt:
     db.session.flush()
     log.info("event %s (%s) %s: %s", event_id, kind, status, note)
     return Receipt(event_id, kind, status, note)
+
+
+def record_malformed(event: dict[str, Any], payload: str, reason: str) -> None:
+    """Keep a malformed event in the inbox (status ``malformed``, the reason as its
+    error), unless its id is already there; flushes. Its text is kept as received but
+    for characters the database refuses (``shape.FORBIDDEN``, replaced)."""
+    kind = event.get("type")
+    row = WebhookEvent(event_id=event["id"], status=MALFORMED, attempts=1,
+                       type=shape.FORBIDDEN.sub("?", kind)[:100] if isinstance(kind, str)
+                       else "", livemode=event.get("livemode") is True,
+                       received_at=utcnow(), processed_at=utcnow(), error=reason[:4000],
+                       note="malformed event", payload=shape.FORBIDDEN.sub("?", payload))
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        pass  # seen before: keep the first record
+    log.warning("event %s refused as malformed: %s", event["id"], reason)
 
 
 def record_failure(event: dict[str, Any], payload: str, error: str) -> None:
