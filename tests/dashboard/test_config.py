@@ -69,3 +69,33 @@ def test_sites_list_rejects_non_urls() -> None:
     """An entry that is not an http(s) URL fails at start-up."""
     with pytest.raises(ConfigError, match="TEMPLATE_SITES_LIST"):
         parse_sites_list("ftp://a.fr")
+
+
+def test_notification_and_preflight_options(tmp_path: Path) -> None:
+    """``DASHBOARD_NOTIFY_URLS`` is a comma separated list of Apprise URLs (blank entries
+    dropped), ``DASHBOARD_URL`` the base of the links in notifications and
+    ``STRIPE_API_BASE`` the preflight's Stripe; none is set by default."""
+    defaults = load_config(tmp_path, environ={})
+    assert (defaults["NOTIFY_URLS"], defaults["PUBLIC_URL"], defaults["STRIPE_API_BASE"]) == (
+        (), None, None)
+    config = load_config(tmp_path, environ={
+        "DASHBOARD_NOTIFY_URLS": "json://127.0.0.1:9/hook, ,mailto://u:p@example.org",
+        "DASHBOARD_URL": "https://dash.example.org/", "STRIPE_API_BASE": "http://127.0.0.1:12111"})
+    assert config["NOTIFY_URLS"] == ("json://127.0.0.1:9/hook", "mailto://u:p@example.org")
+    assert config["PUBLIC_URL"] == "https://dash.example.org"
+    assert config["STRIPE_API_BASE"] == "http://127.0.0.1:12111"
+
+
+@pytest.mark.parametrize(("name", "raw"), [
+    ("DASHBOARD_NOTIFY_URLS", "not-a-url-token-s3cr3t"),
+    ("DASHBOARD_URL", "dash.example.org"),
+    ("STRIPE_API_BASE", "ftp://stripe"),
+])
+def test_malformed_notification_or_preflight_option_fails(tmp_path: Path, name: str,
+                                                          raw: str) -> None:
+    """A malformed value stops the start naming the variable; a notification URL (it
+    may carry a token) is never echoed."""
+    with pytest.raises(ConfigError, match=name) as refused:
+        load_config(tmp_path, environ={name: raw})
+    if name == "DASHBOARD_NOTIFY_URLS":
+        assert "s3cr3t" not in str(refused.value)
