@@ -25,6 +25,7 @@ from stripefleet.common.keys import SECRET_KEY
 from stripefleet.testing.fleet import FaultFleet
 from tests.dashboard.conftest import PK, Stack
 from tests.dashboard.test_pages import finished_state, logged_in_page
+from tests.site.shop.harness import Emulator
 
 pytestmark = pytest.mark.browser
 
@@ -311,3 +312,43 @@ def test_propagation_button_starts_a_checked_rollout(
         expect(page.locator("#batches tbody tr[data-state=done]")).to_have_count(3)
         page.screenshot(path=str(artifacts_dir / "propagation-button.png"), full_page=True)
     assert all(healthy_fleet.value(url, PK) == key for url in healthy_fleet.urls)
+
+
+def test_key_pair_shows_its_account_and_waits_for_the_owner(
+        dashboard: Stack, emulator: Emulator, chromium_path: str, artifacts_dir: Path,
+        healthy_fleet: FaultFleet, tag: str) -> None:
+    """A key pair (the emulator's test keys) with its defaults: the page shows the
+    account and mode the preflight found, pauses after the canary for the owner, and
+    Continue pushes both keys to every site, each site's functional check answering
+    that account."""
+    from playwright.sync_api import expect
+
+    fleet = healthy_fleet
+    pair = requests.post(f"{emulator.url}/_emulator/keys", data={"account": "new"},
+                         timeout=10).json()
+    fleet.accounts[pair["secret_key"]] = pair["account"]
+    register(dashboard, fleet, tag, [f"{tag}-a", f"{tag}-b", f"{tag}-c"])
+    with logged_in_page(dashboard, chromium_path) as page:
+        page.goto(f"{dashboard.url}/rollouts/new")
+        page.select_option("#setting", "key_pair")
+        page.fill("#pair-publishable", pair["publishable_key"])
+        page.fill("#pair-secret", pair["secret_key"])
+        page.check("input[name=targets][value=tag]")
+        page.fill("input[name=tag]", tag)
+        page.fill("#batches", "1,100%")
+        page.click("#start")
+
+        expect(page.locator("#state")).to_have_text("awaiting_approval", timeout=WAIT_MS)
+        expect(page.locator("#preflight")).to_contain_text(pair["account"])
+        expect(page.locator("#preflight")).to_contain_text("test mode")
+        expect(page.locator("#canary tbody tr")).to_contain_text(pair["account"])
+        assert pair["secret_key"] not in page.content()
+        page.screenshot(path=str(artifacts_dir / "1-pair-awaiting-the-owner.png"),
+                        full_page=True)
+        page.click("#approve")
+        finished_state(page)
+        expect(page.locator("#state")).to_have_text("succeeded")
+        expect(page.locator("#recap")).to_contain_text("changed=3")
+        page.screenshot(path=str(artifacts_dir / "2-pair-succeeded.png"), full_page=True)
+    assert all(fleet.value(url, SECRET_KEY) == pair["secret_key"] for url in fleet.urls)
+    assert all(fleet.value(url, PK) == pair["publishable_key"] for url in fleet.urls)
