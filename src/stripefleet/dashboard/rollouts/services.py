@@ -1,11 +1,13 @@
-"""Rollouts: create (or dry run), start from a dry run, retry failed, roll back, halt,
-close, list; the engine options a rollout runs with.
+"""Rollouts: create (or dry run) after the preflight, start from a dry run, retry
+failed, roll back, approve the next batch, halt, end a batch (threshold, pause, rollback
+on halt), close, list; the engine options a rollout runs with.
 
 Rules (README, "Users, roles, tokens"): an ``operator`` runs publishable-key rollouts,
-dry runs and retries; only an ``owner`` pushes secret keys, webhook secrets and the
-fleet's API key, and rolls back. One push per setting runs at a time
-(``Rollout.lock_setting`` is unique): a second one is refused with 409
-``rollout_in_progress``. Services only flush: the caller commits (a view's
+dry runs and retries, and approves them; only an ``owner`` pushes (and approves)
+secret keys, key pairs, webhook secrets and the fleet's API key, overrides the
+preflight (``allow_*``), and rolls back. Safe rollouts: README, "The dashboard". One
+push per setting runs at a time (``Rollout.lock_setting`` is unique): a second one is
+refused with 409 ``rollout_in_progress``. Services only flush: the caller commits (a view's
 ``transactional``, the worker), then queues the new rollout (``tasks.launch``).
 """
 

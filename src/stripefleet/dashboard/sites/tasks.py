@@ -104,7 +104,7 @@ def verify_fleet() -> int:
     if targets:
         asyncio.run(read_settings(targets, options=options, on_snapshot=on_snapshot))
         asyncio.run(check_functional(targets, options=options, on_result=on_result))
-        _announce([site_id for site_id in by_url.values()])
+        _announce(list(by_url.values()))
     return len(targets)
 
 
