@@ -5,14 +5,17 @@ number of workers."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from stripefleet.dashboard.extensions import db
 from stripefleet.dashboard.queue import get_huey
 from stripefleet.dashboard.sites import tasks
+from stripefleet.dashboard.sites.models import PeriodicRun
 from stripefleet.testing.fleet import DEFAULT_SECRET_KEY, FaultFleet
 from tests.dashboard.conftest import PK, Account, add_user, import_sites
 from tests.dashboard.rollouts.test_notifications import APPRISE_IMGHDR, Inbox
@@ -143,3 +146,33 @@ def test_period_of_is_the_same_in_every_worker() -> None:
     assert tasks.period_of(datetime(2026, 1, 1, 10, 29), 15) == "2026-01-01T10:15"
     assert tasks.period_of(datetime(2026, 1, 1, 10, 30), 15) == "2026-01-01T10:30"
     assert tasks.period_of(datetime(2026, 1, 1, 13, 40), 120) == "2026-01-01T12:00"
+
+
+@pytest.mark.slow
+def test_two_worker_processes_verify_the_fleet_once_per_period(
+        make_app: Any, start_worker: Any) -> None:
+    """Two real ``dashboard worker`` processes, each running Huey's periodic scheduler
+    with a one-minute verification: every period that fired was run by one of them
+    only (one ``periodic_runs`` row, one read of each site per period). Waits for the
+    next minute boundary (up to a minute)."""
+    with FaultFleet(sites=2) as fleet:
+        app = make_app(TEMPLATE_MASTER_API_KEY=fleet.api_key, HUEY_IMMEDIATE=False,
+                       VERIFY_INTERVAL_MINUTES=1)
+        import_sites(app.test_client(), add_user(app, "owner"), fleet.urls)
+        fleet.clear_log()
+        env = {"DASHBOARD_VERIFY_INTERVAL_MINUTES": "1"}
+        workers = [start_worker(app, env=env, workers=1), start_worker(app, env=env, workers=1)]
+        deadline = time.monotonic() + 90
+        while not all(fleet.requests(u, "POST") for u in fleet.urls):
+            assert time.monotonic() < deadline, [w.log_tail() for w in workers]
+            time.sleep(0.2)
+        time.sleep(2.0)  # the other worker's scheduler fired in the same minute
+        for proc in workers:
+            proc.stop()
+        with app.app_context():
+            periods = list(db.session.scalars(
+                select(PeriodicRun.period).where(PeriodicRun.name == tasks.PERIODIC_NAME)))
+            db.engine.dispose()
+        reads = [len(fleet.requests(u, "GET")) for u in fleet.urls]
+    assert len(periods) >= 1
+    assert reads == [len(periods)] * 2
