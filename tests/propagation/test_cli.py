@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from stripefleet.cli import main
 from stripefleet.testing.fleet import FaultFleet
-from tests.propagation.conftest import MakeFleet
+from tests.propagation.conftest import Emulator, MakeFleet
 
 PK = "pk_test_cli0123456789"
 SK = "sk_test_cliSecret0123456789"
@@ -52,6 +52,11 @@ def lines(result: Result) -> list[str]:
     return [line for line in result.stdout.splitlines() if line.strip()]
 
 
+def site_lines(result: Result) -> list[str]:
+    """The output's lines of one site (not batches, notes or the recap)."""
+    return [line for line in lines(result) if line.startswith("http")]
+
+
 def test_push_changes_every_site(make_fleet: MakeFleet, invoke: Invoke, tmp_path: Path,
                                  home: Path) -> None:
     """A push prints a line per site and the recap, exits 0 and records the run."""
@@ -61,7 +66,7 @@ def test_push_changes_every_site(make_fleet: MakeFleet, invoke: Invoke, tmp_path
     assert result.exit_code == 0, result.output
     out = lines(result)
     assert out[-1] == "ok=0 changed=3 failed=0 unreachable=0 skipped=0"
-    assert sorted(line.split()[0] for line in out[:-1]) == sorted(fleet.urls)
+    assert sorted(line.split()[0] for line in site_lines(result)) == sorted(fleet.urls)
     assert all(fleet.value(u, "stripe_publishable_key") == PK for u in fleet.urls)
     record = json.loads((home / "history.jsonl").read_text())
     assert record["command"] == "push" and record["recap"]["changed"] == 3
@@ -73,10 +78,10 @@ def test_failures_exit_1_and_every_site_once(make_fleet: MakeFleet, invoke: Invo
     fleet = make_fleet(["ok", "unauthorized", "refuse", "liar", "html"])
     sites = write_sites(tmp_path, fleet.urls)
     result = invoke("push", "stripe_publishable_key", "--sites-file", str(sites), "--value", PK,
-                    *FAST)
+                    "--batches", "100%", *FAST)
     assert result.exit_code == 1
     out = lines(result)
-    assert sorted(line.split()[0] for line in out[:-1]) == sorted(fleet.urls)
+    assert sorted(line.split()[0] for line in site_lines(result)) == sorted(fleet.urls)
     assert out[-1] == "ok=0 changed=1 failed=3 unreachable=1 skipped=0"
 
 
@@ -138,9 +143,10 @@ def test_json_lines(make_fleet: MakeFleet, invoke: Invoke, tmp_path: Path) -> No
     """--json prints one JSON object per site, then the recap object."""
     fleet = make_fleet(["ok", "unauthorized"])
     result = invoke("push", "stripe_publishable_key", "--sites-file",
-                    str(write_sites(tmp_path, fleet.urls)), "--value", PK, "--json")
+                    str(write_sites(tmp_path, fleet.urls)), "--value", PK, "--json",
+                    "--batches", "100%")
     objects = [json.loads(line) for line in lines(result)]
-    assert {o["url"]: o["state"] for o in objects[:-1]} == {
+    assert {o["url"]: o["state"] for o in objects if "state" in o} == {
         fleet.urls[0]: "changed", fleet.urls[1]: "failed"}
     assert objects[-1]["recap"]["failed"] == 1 and objects[-1]["succeeded"] is False
 
@@ -166,14 +172,19 @@ def test_dry_run_sends_no_put_and_records_nothing(make_fleet: MakeFleet, invoke:
     ("stripe_webhook_secret", WH, "env"), ("stripe_webhook_secret", WH, "stdin"),
 ])
 def test_secret_never_printed(make_fleet: MakeFleet, invoke: Invoke, tmp_path: Path,
-                              home: Path, setting: str, value: str, source: str) -> None:
+                              home: Path, emulator: Emulator, setting: str, value: str,
+                              source: str) -> None:
     """A secret pushed from the environment or stdin never appears in clear in the
     output (text, verbose, JSON, dry run) nor in the history."""
     fleet = make_fleet(["ok", "unauthorized"])
+    if setting == "stripe_secret_key":
+        value = emulator.keys(fleet)["secret_key"]
     sites = str(write_sites(tmp_path, fleet.urls))
     env_name = "STRIPE_SECRET_KEY" if setting == "stripe_secret_key" else "STRIPE_WEBHOOK_SECRET"
     env = {env_name: value} if source == "env" else {}
-    extra = ["--value-stdin"] if source == "stdin" else []
+    env["STRIPE_API_BASE"] = emulator.url
+    extra = ["--value-stdin", "--batches", "100%"] if source == "stdin" else [
+        "--batches", "100%"]
     stdin = value + "\n" if source == "stdin" else None
     outputs = []
     for flags in (["-v"], ["--json"], ["--dry-run", "-v"]):
@@ -206,7 +217,8 @@ def test_verify(make_fleet: MakeFleet, invoke: Invoke, tmp_path: Path, stored: s
 def backup_and_rollback(fleet: FaultFleet, invoke: Invoke, tmp_path: Path) -> tuple[Path, Result]:
     sites = str(write_sites(tmp_path, fleet.urls))
     invoke("push", "stripe_publishable_key", "--sites-file", sites, "--value", PK)
-    invoke("push", "stripe_secret_key", "--sites-file", sites, env={"STRIPE_SECRET_KEY": SK})
+    for url in fleet.urls:
+        fleet.set_value(url, "stripe_secret_key", SK)
     backup = tmp_path / "backup.json"
     assert invoke("backup", "--sites-file", sites, "-o", str(backup)).exit_code == 0
     pushed = invoke("push", "stripe_publishable_key", "--sites-file", sites, "--value",

@@ -46,7 +46,22 @@ def test_dotenv_is_read_under_the_environment(tmp_path: Path) -> None:
 
 
 def test_every_variable_is_declared() -> None:
-    """The configuration table lists the CLI's five variables, secrets without a value."""
+    """The configuration table lists the CLI's nine variables, secrets without a value."""
     names = [row[0] for row in config.config_table()]
     assert names == ["TEMPLATE_MASTER_API_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_SECRET_KEY",
-                     "STRIPE_WEBHOOK_SECRET", "STRIPEFLEET_HOME"]
+                     "STRIPE_WEBHOOK_SECRET", "STRIPEFLEET_HOME", "STRIPE_API_BASE",
+                     "STRIPE_PREVIOUS_SECRET_KEY", "STRIPE_PREVIOUS_PUBLISHABLE_KEY",
+                     "STRIPEFLEET_NOTIFY_URLS"]
+
+
+def test_rollout_variables() -> None:
+    """STRIPE_API_BASE (trailing slash dropped), the previous keys and the notification
+    URLs (comma separated, blanks dropped) are read from the environment."""
+    cfg = config.load({"STRIPE_API_BASE": "http://127.0.0.1:12111/",
+                       "STRIPE_PREVIOUS_SECRET_KEY": "sk_test_old1",
+                       "STRIPEFLEET_NOTIFY_URLS": "json://127.0.0.1:9/a, ,json://b.example/"},
+                      dotenv_path=None)
+    assert cfg.stripe_api_base == "http://127.0.0.1:12111"
+    assert cfg.previous == {"stripe_secret_key": "sk_test_old1"}
+    assert cfg.notify_urls == ("json://127.0.0.1:9/a", "json://b.example/")
+    assert "sk_test_old1" not in repr(cfg)

@@ -149,8 +149,8 @@ async def test_per_site_rate_honoured(make_fleet: MakeFleet) -> None:
     options = dataclasses.replace(FAST, rate=8, retries=9, backoff_base=0)
     await propagate(targets(fleet), "stripe_publishable_key", PK, options=options)
     times = [r.at for r in fleet.requests(fleet.urls[0])]
-    assert len(times) == 11  # 10 PUTs, 1 read-back
-    # Arrival times at the site: allow 0.1 s of scheduling jitter (unlimited, the 11
+    assert len(times) == 12  # 10 PUTs, 1 read-back, 1 functional check
+    # Arrival times at the site: allow 0.1 s of scheduling jitter (unlimited, the 12
     # requests would arrive within a few milliseconds: backoff is off).
     assert min(b - a for a, b in zip(times, times[8:], strict=False)) >= 0.9
 

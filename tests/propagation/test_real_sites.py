@@ -1,4 +1,5 @@
-"""The CLI and the engine against three real ``stripefleet site serve`` processes."""
+"""The CLI and the engine against three real ``stripefleet site serve`` processes, whose
+Stripe is an emulator (the functional check and the preflight call it)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,16 @@ import requests
 from stripefleet.common.keys import fingerprint
 from stripefleet.common.processes import ManagedProcess, all_stopped, free_port, stripefleet_argv
 from stripefleet.propagation import PushOptions, Target, TargetResult, propagate
+from tests.propagation.conftest import start_emulator
 
 API_KEY = "real-sites-api-key-0123456789"
+#: The values pushed; the keys are made by the emulator when the sites start.
 VALUES = {
-    "stripe_publishable_key": "pk_test_realSites0123456789",
-    "stripe_secret_key": "sk_test_realSitesSecret0123456789",
+    "stripe_publishable_key": "",
+    "stripe_secret_key": "",
     "stripe_webhook_secret": "whsec_realSitesWebhook0123456789",
 }
+STRIPE_ENV: dict[str, str] = {}
 ENV_OF = {"stripe_publishable_key": "STRIPE_PUBLISHABLE_KEY",
           "stripe_secret_key": "STRIPE_SECRET_KEY",
           "stripe_webhook_secret": "STRIPE_WEBHOOK_SECRET"}
@@ -30,9 +34,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def real_sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
-    """Three real sites, each with its own SQLite database, for the whole module."""
+    """Three real sites, each with its own SQLite database, for the whole module; their
+    Stripe is an emulator, and each already holds one of its secret keys."""
     tmp = tmp_path_factory.mktemp("real-sites")
-    procs: list[ManagedProcess] = []
+    emulator = start_emulator(tmp)
+    pair = emulator.control.create_keys()
+    VALUES["stripe_publishable_key"] = pair["publishable_key"]
+    VALUES["stripe_secret_key"] = pair["secret_key"]
+    STRIPE_ENV["STRIPE_API_BASE"] = emulator.url
+    procs: list[ManagedProcess] = [emulator.process]
     urls: list[str] = []
     with all_stopped(procs):
         for i in range(3):
@@ -41,12 +51,15 @@ def real_sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
                 stripefleet_argv("site", "serve", "--port", str(port), "--instance-dir",
                                  str(tmp / f"site{i}")),
                 env={"TEMPLATE_MASTER_API_KEY": API_KEY, "DATABASE_URL": "",
-                     "STRIPEFLEET_ENCRYPTION_KEY": ""},
+                     "STRIPEFLEET_ENCRYPTION_KEY": "", "STRIPE_API_BASE": emulator.url},
                 log_path=tmp / f"site{i}.log")
             procs.append(proc.start())
             urls.append(f"http://127.0.0.1:{port}")
-        for proc, url in zip(procs, urls, strict=True):
+        for proc, url in zip(procs[1:], urls, strict=True):
             proc.wait_http(f"{url}/api/health", timeout=60)
+            requests.put(f"{url}/api/export/settings/stripe_secret_key",
+                         json={"value": VALUES["stripe_secret_key"]},
+                         headers={"X-API-Key": API_KEY}, timeout=10).raise_for_status()
         yield urls
 
 
@@ -60,7 +73,8 @@ def sites_file(real_sites: list[str], tmp_path: Path) -> Path:
 def cli(*args: str, tmp_path: Path, env: dict[str, str] | None = None,
         api_key: str = API_KEY) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
-    clean.update({"TEMPLATE_MASTER_API_KEY": api_key, "STRIPEFLEET_HOME": str(tmp_path / "h")})
+    clean.update({"TEMPLATE_MASTER_API_KEY": api_key, "STRIPEFLEET_HOME": str(tmp_path / "h"),
+                  **STRIPE_ENV})
     return subprocess.run(stripefleet_argv(*args), env={**clean, **(env or {})},
                           capture_output=True, text=True, timeout=120)
 
@@ -86,6 +100,9 @@ def test_push_then_verify_each_setting(real_sites: list[str], sites_file: Path, 
                 env=env)
     assert first.returncode == 0, first.stdout + first.stderr
     assert recap(first)["changed"] + recap(first)["ok"] == 3
+    lines = [json.loads(line) for line in first.stdout.splitlines()]
+    checks = {o.get("functional") for o in lines if "url" in o and "state" in o}
+    assert checks == ({None} if setting == "stripe_webhook_secret" else {"ok"})
     assert all(exported(u, setting)["fingerprint"] == fingerprint(VALUES[setting])
                for u in real_sites)
     again = cli("push", setting, "--sites-file", str(sites_file), "--json", tmp_path=tmp_path,

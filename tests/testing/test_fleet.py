@@ -40,7 +40,7 @@ def test_ok_site_stores_and_exports(fleet: FaultFleet) -> None:
                             headers={"X-API-Key": fleet.api_key}, timeout=2).json()
     entry = exported["settings"]["stripe_publishable_key"]
     assert entry["fingerprint"] == fingerprint(PK) and entry["value"] == PK
-    assert exported["settings"]["stripe_secret_key"]["configured"] is False
+    assert exported["settings"]["stripe_secret_key"]["configured"] is True  # the default
     assert fleet.puts(url) == 2
 
 

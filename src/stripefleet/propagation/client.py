@@ -13,7 +13,7 @@ import errno
 import json
 import logging
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -156,9 +156,12 @@ async def call(session: aiohttp.ClientSession, limiter: RateLimiter,
                slot: Callable[[], AbstractAsyncContextManager[object]],
                options: PushOptions, rate_key: str, method: str,
                url: str, *, api_key: str, body: dict[str, Any] | None = None,
-               close: bool = False, idempotency_key: str | None = None) -> Reply:
+               close: bool = False, idempotency_key: str | None = None,
+               final_errors: Collection[str] = ()) -> Reply:
     """:func:`send` with the run's limits and retries (every attempt carries the same
-    ``idempotency_key``, when given).
+    ``idempotency_key``, when given). An answer whose error code is in ``final_errors``
+    is never retried (the functional check's ``stripe_unreachable``: the site answered,
+    Stripe did not, and each attempt spends the site's Stripe rate limit).
 
     Each attempt waits for the site's rate (``limiter``, keyed by ``rate_key``), then
     for a free request slot (``slot()``: the run's concurrency bound, and the slots it
@@ -176,7 +179,7 @@ async def call(session: aiohttp.ClientSession, limiter: RateLimiter,
             reply = await send(session, method, url, api_key=api_key, body=body, close=close,
                                idempotency_key=idempotency_key)
         reply.attempts = attempt
-        if not reply.transient or attempt > options.retries:
+        if not reply.transient or attempt > options.retries or reply.error in final_errors:
             return reply
         delay = retry.retry_delay(attempt, reply.retry_after, base=options.backoff_base,
                                   cap=options.backoff_max,

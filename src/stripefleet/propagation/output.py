@@ -3,8 +3,9 @@
 Lines go to stdout as each target finishes: URL, state, HTTP status, attempts,
 milliseconds, error code (README, section 'Pushing keys to the fleet', "Output"). With
 ``--json`` each line is a JSON object (``TargetResult.as_dict()``) and the last one is
-``{"recap": {...}}``. A rich progress bar goes to stderr when stderr is a terminal.
-Values appear masked only.
+``{"recap": {...}}`` (with the batches, the halt reason and the rollback's recap for a
+push). A rich progress bar goes to stderr when stderr is a terminal. Values appear
+masked only.
 """
 
 from __future__ import annotations
@@ -18,19 +19,36 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from stripefleet.propagation.types import Recap, SiteSnapshot, TargetResult, TargetState
+from stripefleet.propagation.rollout import BatchReport
+from stripefleet.propagation.types import (
+    FUNCTIONAL_UNAVAILABLE,
+    Recap,
+    SiteSnapshot,
+    TargetResult,
+    TargetState,
+)
 
 STATE_LABELS = {TargetState.WOULD_CHANGE: "would change", TargetState.ROLLED_BACK: "rolled back"}
 
 
-def result_line(result: TargetResult, *, verbose: bool = False) -> str:
-    """``URL  STATE  HTTP  Nx  MS ms  ERROR`` (+ masked before -> after for a dry run)."""
+def result_line(result: TargetResult, *, verbose: bool = False,
+                functional: bool = False) -> str:
+    """``URL  STATE  HTTP  Nx  MS ms  ERROR`` (+ masked before -> after for a dry run;
+    ``functional_check_unavailable`` for a site without ``POST /api/test-stripe``; the
+    Stripe account and mode its functional check answered, and with ``functional``
+    (``verify --functional``) its last verified webhook)."""
     state = STATE_LABELS.get(result.state, result.state.value)
     status = str(result.http_status) if result.http_status is not None else "-"
     parts = [result.url, f"{state:<12}", f"{status:>3}", f"{result.attempts}x",
              f"{result.latency_ms:>5} ms"]
     if result.error:
         parts.append(result.error)
+    if result.functional == FUNCTIONAL_UNAVAILABLE:
+        parts.append("functional_check_unavailable")
+    if result.account_id is not None:
+        parts.append(f"{result.account_id} {'live' if result.livemode else 'test'}")
+    if functional and result.functional not in (None, FUNCTIONAL_UNAVAILABLE):
+        parts.append(f"last webhook {result.last_webhook_verified_at or 'never'}")
     if result.state is TargetState.WOULD_CHANGE:
         parts.append(f"{result.masked_before or '(not set)'} -> {result.masked_after}")
     if verbose:
@@ -64,8 +82,9 @@ class Reporter:
     """
 
     def __init__(self, total: int, *, json_mode: bool, verbose: bool,
-                 label: str = "pushing") -> None:
+                 label: str = "pushing", functional: bool = False) -> None:
         self.total = total
+        self.functional = functional
         self.json_mode = json_mode
         self.verbose = verbose
         self.recap = Recap()
@@ -104,8 +123,9 @@ class Reporter:
         if self.json_mode:
             self._print(json.dumps(result.as_dict()))
         else:
-            self._print(result_line(result, verbose=self.verbose))
-        self._advance()
+            self._print(result_line(result, verbose=self.verbose, functional=self.functional))
+        if result.state is not TargetState.ROLLED_BACK:
+            self._advance()
 
     def snapshot(self, snap: SiteSnapshot) -> None:
         """One site read (backup)."""
@@ -122,11 +142,22 @@ class Reporter:
         """A remark (a setting a rollback cannot restore, ...): text or a JSON line."""
         self._print(json.dumps({"note": text, **fields}) if self.json_mode else text)
 
-    def finish(self, recap: Recap | None = None) -> None:
-        """Print the recap line (``ok=.. changed=.. failed=.. unreachable=.. skipped=..``)."""
+    def batch(self, report: BatchReport, batches: int) -> None:
+        """One batch ended (or was skipped after a halt): its recap line."""
+        if self.json_mode:
+            self._print(json.dumps({"batch": report.as_dict()}))
+            return
+        counts = Recap(counts=dict(report.counts)).line() if report.counts else ""
+        self._print(f"batch {report.index + 1}/{batches} ({report.size} site"
+                    f"{'' if report.size == 1 else 's'}, {report.state}): {counts}")
+
+    def finish(self, recap: Recap | None = None, **extra: Any) -> None:
+        """Print the recap line (``ok=.. changed=.. failed=.. unreachable=.. skipped=..``);
+        in JSON, ``extra`` (batches, halt reason, rollback) joins the last line."""
         final = recap or self.recap
         if self.json_mode:
-            self._print(json.dumps({"recap": final.counts, "succeeded": final.succeeded}))
+            self._print(json.dumps({"recap": final.counts, "succeeded": final.succeeded,
+                                    **extra}))
         else:
             self._print(final.line())
 

@@ -2,7 +2,10 @@
 
 Blank lines and ``#`` comments are ignored; surrounding white space and a trailing
 slash are dropped; a URL listed twice is reported once and pushed once; a line that is
-not an ``http(s)://host[:port][/path]`` URL is an error naming the line.
+not an ``http(s)://host[:port][/path]`` URL is an error naming the line. A URL may be
+followed by tags, ``https://shop.example.fr env=prod``: ``env=test`` or ``env=prod``
+(the site's Stripe mode, checked by the preflight: a live key never goes to a test
+site, nor a test key to a production one); a line without it skips that check.
 """
 
 from __future__ import annotations
@@ -32,6 +35,31 @@ class SitesFile:
     path: Path
     urls: list[str] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
+    #: url -> ``test`` or ``prod``, for the lines tagged ``env=...``.
+    environments: dict[str, str] = field(default_factory=dict)
+
+
+#: The values of a line's ``env=`` tag.
+ENVIRONMENTS = ("test", "prod")
+
+
+def parse_tags(tokens: list[str]) -> dict[str, str]:
+    """``["env=prod"]`` -> ``{"env": "prod"}``.
+
+    Raises:
+        ValueError: a token that is not ``env=test`` / ``env=prod``, or a tag repeated.
+    """
+    tags: dict[str, str] = {}
+    for token in tokens:
+        name, sep, value = token.partition("=")
+        if not sep or name != "env":
+            raise ValueError(f"{token!r} is not a tag (the only tag is env=test or env=prod)")
+        if value not in ENVIRONMENTS:
+            raise ValueError(f"env={value!r}: give env=test or env=prod")
+        if name in tags:
+            raise ValueError(f"the tag {name} is given twice")
+        tags[name] = value
+    return tags
 
 
 def normalize_url(text: str) -> str:
@@ -77,15 +105,22 @@ def load_sites(path: Path) -> SitesFile:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
+        head, *rest = line.split()
         try:
-            url = normalize_url(line)
+            url = normalize_url(head)
         except ValueError as exc:
-            raise SitesFileError(f"{path}:{number}: {line!r} is not a site URL: {exc}") from None
+            raise SitesFileError(f"{path}:{number}: {head!r} is not a site URL: {exc}") from None
+        try:
+            tags = parse_tags(rest)
+        except ValueError as exc:
+            raise SitesFileError(f"{path}:{number}: {exc}") from None
         if url in first:
             result.duplicates.append(Duplicate(url, number, first[url]))
             continue
         first[url] = number
         result.urls.append(url)
+        if "env" in tags:
+            result.environments[url] = tags["env"]
     if not result.urls:
         raise SitesFileError(f"{path}: no site URL in it (one base URL a line)")
     return result

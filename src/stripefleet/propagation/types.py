@@ -121,6 +121,15 @@ class PushOptions:
             other processes (the dashboard's chunks of one rollout); each request holds
             one of this run's ``concurrency`` slots and one of these. None: this run's
             own bound only.
+        functional_verify: after the PUT and the read-back of a secret or publishable
+            key (or a key pair), ask the site to call Stripe with what it now holds
+            (``POST /api/test-stripe``): the troubleshooting guide's check that a key is
+            "not only saved but also functional". A failing check makes the target
+            ``failed``; a site without the endpoint (404) keeps its state, with
+            ``functional="unavailable"``. Not for dry runs.
+        expected_account: the Stripe account (``acct_...``) the site must answer with
+            in the functional check (the account of the secret key pushed, from the
+            preflight); None: any account.
     """
 
     dry_run: bool = False
@@ -134,6 +143,16 @@ class PushOptions:
     retry_after_cap: float = ENGINE_DEFAULTS.retry_after_cap
     allow_insecure_http: bool = False
     shared_slots: SharedSlots | None = field(default=None, compare=False, repr=False)
+    functional_verify: bool = True
+    expected_account: str | None = None
+
+
+#: The ``setting`` of a result of a key-pair push (publishable + secret [+ webhook
+#: secret] in one ``PUT /api/export/settings``).
+KEY_PAIR: Final = "key_pair"
+
+#: ``TargetResult.functional`` when the site has no ``POST /api/test-stripe`` (404).
+FUNCTIONAL_UNAVAILABLE: Final = "unavailable"
 
 
 @dataclass
@@ -157,6 +176,14 @@ class TargetResult:
         masked_before: the old value masked (``pk_test_...wxyz``), when known.
         masked_after: the new value masked.
         verified: True when the read-back matched the value pushed.
+        account_id: the Stripe account the site's functional check answered, or None.
+        livemode: that check's ``livemode``, or None.
+        functional: the functional check's outcome: ``"ok"``, ``"unavailable"`` (the
+            site answered 404: it has no ``POST /api/test-stripe``), the failing code
+            (``stripe_auth_failed``, ``api_key_expired``, ``mode_mismatch``,
+            ``account_mismatch``, ...), or None when no check ran.
+        last_webhook_verified_at: the check's ``last_webhook_verified_at`` (ISO 8601
+            UTC), or None.
     """
 
     url: str
@@ -173,6 +200,10 @@ class TargetResult:
     masked_before: str | None = None
     masked_after: str | None = None
     verified: bool = False
+    account_id: str | None = None
+    livemode: bool | None = None
+    functional: str | None = None
+    last_webhook_verified_at: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready dict (the ``--json`` line and the dashboard's row)."""
@@ -191,6 +222,10 @@ class TargetResult:
             "masked_before": self.masked_before,
             "masked_after": self.masked_after,
             "verified": self.verified,
+            "account_id": self.account_id,
+            "livemode": self.livemode,
+            "functional": self.functional,
+            "last_webhook_verified_at": self.last_webhook_verified_at,
         }
 
 
@@ -270,3 +305,30 @@ class SiteSnapshot:
                 "http_status": self.http_status, "settings": self.settings,
                 "attempts": self.attempts, "latency_ms": self.latency_ms,
                 "message": self.message}
+
+
+@dataclass
+class StripeHealth:
+    """What one site answered to ``GET /api/health/stripe`` (the preflight's account
+    check reads ``account_id``: the account of the site's last functional check).
+
+    Attributes:
+        url: the site's base URL.
+        name: its display name.
+        ok: True when the site answered 200 with a JSON object.
+        error: a stable error code when ``ok`` is False, else None.
+        http_status: the last HTTP status seen, None when no answer came.
+        account_id: ``acct_...`` from the site's last functional check; None before the
+            first check, or on a site whose answer has no such field.
+        checked_at: when that check ran (ISO 8601 UTC), or None.
+        environment: ``test``, ``live``, ``mixed`` or None (the keys' modes).
+    """
+
+    url: str
+    name: str | None = None
+    ok: bool = False
+    error: str | None = None
+    http_status: int | None = None
+    account_id: str | None = None
+    checked_at: str | None = None
+    environment: str | None = None

@@ -22,6 +22,7 @@ from typing import Any
 _NAMES = {
     "FaultFleet": "stripefleet.testing.fleet",
     "DEFAULT_API_KEY": "stripefleet.testing.fleet",
+    "DEFAULT_SECRET_KEY": "stripefleet.testing.fleet",
     "Behaviour": "stripefleet.testing.behaviours",
     "KINDS": "stripefleet.testing.behaviours",
     "FakeSite": "stripefleet.testing.sites",

@@ -4,7 +4,11 @@ A behaviour is a kind plus a few knobs. Written as a string on the command line 
 tests: ``ok``, ``flaky`` (2 x 503 then ok), ``flaky:3``, ``flaky:3:500``,
 ``rate_limited`` (1 x 429 ``Retry-After: 1`` then ok), ``rate_limited:2:5``,
 ``hang``, ``refuse``, ``reset``, ``html``, ``bad_json``, ``incomplete``, ``liar``,
-``unauthorized``, ``slow:200`` (200 ms per request).
+``unauthorized``, ``slow:200`` (200 ms per request), and the functional check's
+failures: ``stripe_auth_failed``, ``api_key_expired``, ``stripe_unreachable`` (its
+``POST /api/test-stripe`` answers so, whatever key it holds), ``old_site`` (a site from
+before the functional check: 404 to ``POST /api/test-stripe`` and to ``PUT
+/api/export/settings``, no ``account_id`` in ``GET /api/health/stripe``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,14 @@ KINDS: Final = (
     "slow",          # ok, after ``latency_ms`` per request
     "lost",          # ``failures`` x: applies a PUT, then resets the connection (the
                      # answer is lost), then ok
+    "stripe_auth_failed",  # POST /api/test-stripe: 502 stripe_auth_failed
+    "api_key_expired",     # POST /api/test-stripe: 502 api_key_expired
+    "stripe_unreachable",  # POST /api/test-stripe: 503 stripe_unreachable, Retry-After 1
+    "old_site",      # no POST /api/test-stripe, no PUT /api/export/settings (404)
 )
+
+#: The kinds whose only fault is the answer to ``POST /api/test-stripe``.
+STRIPE_FAILURES: Final = ("stripe_auth_failed", "api_key_expired", "stripe_unreachable")
 
 
 @dataclass(frozen=True)

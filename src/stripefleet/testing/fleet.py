@@ -4,8 +4,11 @@ Each port is a "site" serving the site settings API in memory (see
 :mod:`stripefleet.testing.sites`) with its own :class:`Behaviour`: healthy, flaky (5xx
 then ok), rate limited (429 + ``Retry-After``), hanging, refusing or resetting
 connections, answering HTML or bad JSON, lying (200 to a PUT, nothing stored),
-unauthorized, slow. Used by the engine's, the CLI's and the dashboard's tests, and by
-the benchmark (``python -m stripefleet.testing.fleet``).
+unauthorized, slow, failing the functional check (``POST /api/test-stripe``), or from
+before it (``old_site``). Every site starts with a test-mode secret key
+(:data:`DEFAULT_SECRET_KEY`, ``secret_key=None`` for bare sites), as a site that is
+already taking payments. Used by the engine's, the CLI's and the dashboard's tests,
+and by the benchmark (``python -m stripefleet.testing.fleet``).
 
 In a test::
 
@@ -15,6 +18,9 @@ In a test::
         fleet.requests_log    # {url: [LoggedRequest, ...]}
         fleet.max_in_flight   # most requests in progress at once, fleet-wide
         fleet.value(url, "stripe_publishable_key")
+        fleet.fail_key(SK, "api_key_expired")   # that key's functional check fails
+        fleet.accounts[SK] = "acct_1"           # the account a key belongs to
+        fleet.set_checked_account(url, "acct_1")  # GET /api/health/stripe's account_id
 """
 
 from __future__ import annotations
@@ -37,11 +43,13 @@ from types import TracebackType
 
 from aiohttp import web
 
-from stripefleet.common.keys import fingerprint
+from stripefleet.common.keys import SECRET_KEY, fingerprint
 from stripefleet.testing.behaviours import Behaviour
 from stripefleet.testing.sites import FakeSite, LoggedRequest, error, settings_api
 
 DEFAULT_API_KEY = "fleet-test-api-key-0123456789"
+#: The secret key every fake site holds when it starts (test mode).
+DEFAULT_SECRET_KEY = "sk_test_faultFleetDefault0123456789"
 
 
 class FaultFleet:
@@ -55,6 +63,8 @@ class FaultFleet:
         latency_ms: added to every request of every site, milliseconds.
         host: the loopback address to listen on.
         ssl_context: serve HTTPS with it (URLs become ``https://``); None: plain HTTP.
+        secret_key: the Stripe secret key every site holds at the start; None: none
+            (the functional check then answers 409 ``secret_key_not_configured``).
 
     ``start()`` runs the server on its own event loop in a daemon thread (for
     synchronous and asynchronous tests alike); ``stop()`` ends it. Inside a running
@@ -63,9 +73,14 @@ class FaultFleet:
 
     def __init__(self, behaviours: Sequence[Behaviour | str] = (), *, sites: int = 0,
                  api_key: str = DEFAULT_API_KEY, latency_ms: float = 0.0,
-                 host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None) -> None:
+                 host: str = "127.0.0.1", ssl_context: ssl.SSLContext | None = None,
+                 secret_key: str | None = DEFAULT_SECRET_KEY) -> None:
         parsed = [Behaviour.parse(b) for b in behaviours] or [Behaviour()] * sites
         self.api_key = api_key
+        #: secret key -> ``acct_...``: the account each key belongs to (else derived).
+        self.accounts: dict[str, str] = {}
+        #: secret key -> the code its functional check answers (``api_key_expired``...).
+        self.key_errors: dict[str, str] = {}
         self.latency_ms = latency_ms
         self.host = host
         self.ssl_context = ssl_context
@@ -86,7 +101,10 @@ class FaultFleet:
             else:
                 sock.listen(512)  # claim the port now (served once started)
                 self._sockets.append(sock)
-            site = FakeSite(index, f"{scheme}://{host}:{port}", port, behaviour, api_key)
+            site = FakeSite(index, f"{scheme}://{host}:{port}", port, behaviour, api_key,
+                            accounts=self.accounts, key_errors=self.key_errors)
+            if secret_key is not None:
+                site.set(SECRET_KEY, secret_key)
             site.reset_failures()
             self.sites.append(site)
             self._by_port[port] = site
@@ -133,6 +151,18 @@ class FaultFleet:
     def set_value(self, url: str, setting: str, value: str) -> None:
         """Store ``value`` on the site at ``url`` as if it had been pushed."""
         self.site(url).set(setting, value)
+
+    def fail_key(self, secret_key: str, code: str = "stripe_auth_failed") -> None:
+        """Make ``secret_key``'s functional check fail with ``code`` on every site
+        (``stripe_auth_failed``, ``api_key_expired``, ``stripe_unreachable``)."""
+        self.key_errors[secret_key] = code
+
+    def set_checked_account(self, url: str, account_id: str | None) -> None:
+        """Set the account of the site's last functional check (``GET
+        /api/health/stripe``'s ``account_id``)."""
+        site = self.site(url)
+        site.checked_account = account_id
+        site.checked_at = _utc_now() if account_id else None
 
     def set_behaviour(self, url: str, behaviour: Behaviour | str) -> None:
         """Change a site's behaviour (not to or from ``refuse``)."""
@@ -279,6 +309,10 @@ async def _reset(request: web.Request) -> None:
     await asyncio.sleep(3600)
 
 
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def write_sites_file(path: Path, urls: Iterable[str]) -> None:
     """Write one URL a line to ``path`` atomically (a reader never sees half a file)."""
     tmp = path.with_name(path.name + ".tmp")
@@ -289,7 +323,8 @@ def write_sites_file(path: Path, urls: Iterable[str]) -> None:
 async def _serve(args: argparse.Namespace) -> None:
     behaviours = [Behaviour.parse(b) for b in args.behaviour] if args.behaviour else []
     fleet = FaultFleet(behaviours, sites=args.sites, api_key=args.api_key,
-                       latency_ms=args.latency_ms, host=args.host)
+                       latency_ms=args.latency_ms, host=args.host,
+                       secret_key=None if args.no_secret_key else DEFAULT_SECRET_KEY)
     await fleet.start_async()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -327,6 +362,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--behaviour", action="append",
                         help="one per site, e.g. ok, flaky:2, hang (repeat; overrides --sites)")
     parser.add_argument("--sites-file", help="write the URLs here instead of stdout")
+    parser.add_argument("--no-secret-key", action="store_true",
+                        help="start the sites without a Stripe secret key")
     parser.add_argument("--stats-file", help="write request counts here when stopped")
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
