@@ -638,6 +638,16 @@ def landed(target: RolloutTarget) -> bool:
         target.state == TargetState.FAILED.value and target.verified)
 
 
+def _reachable(site: Site) -> bool:
+    """True when an API key can reach ``site`` (a rollback records the others skipped
+    instead of failing: an automatic rollback never stops the halt that started it)."""
+    try:
+        api_key_for(site)
+    except ApiError:
+        return False
+    return True
+
+
 def _roll_back(parent: Rollout, user: User | None, *, chunk_size: int) -> Rollout | None:
     """The rollback rollout of the targets where ``parent``'s value landed
     (:func:`landed`; flushed), or None when there is none. ``user`` None: the system
@@ -663,14 +673,19 @@ def _roll_back(parent: Rollout, user: User | None, *, chunk_size: int) -> Rollou
             clear = previous_value(old, parent.setting)
             shown = mask(clear) if clear else None
         row = RolloutTarget(site_id=old.site_id, url=old.url, name=old.name)
+        reachable = _reachable(site) if site is not None else False
         if site is None or clear is None:
             row.state = TargetState.SKIPPED.value
             row.error = "no_previous_value"
             row.message = ("The value before the push is unknown (it was unset, or a secret "
                            "the dashboard never pushed).")
             row.finished_at = utcnow()
+        elif not reachable:
+            row.state = TargetState.SKIPPED.value
+            row.error = "missing_api_key"
+            row.message = "The site has no API key and TEMPLATE_MASTER_API_KEY is not set."
+            row.finished_at = utcnow()
         else:
-            api_key_for(site)
             row.value_enc = box.encrypt(clear)
             row.masked_after = shown
         rows.append(row)
