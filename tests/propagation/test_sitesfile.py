@@ -44,3 +44,21 @@ def test_normalize_keeps_port_and_path() -> None:
     """Scheme and host are lowercased; port and path are kept; the trailing slash goes."""
     assert normalize_url("HTTP://127.0.0.1:8001/") == "http://127.0.0.1:8001"
     assert normalize_url("https://Shop.example/fr/") == "https://shop.example/fr"
+
+
+def test_env_tags(tmp_path: Path) -> None:
+    """A line may carry env=test or env=prod after its URL; lines without it have none."""
+    path = tmp_path / "sites.txt"
+    path.write_text("https://a.example env=prod\nhttps://b.example\nhttps://c.example  env=test\n")
+    sites = load_sites(path)
+    assert sites.urls == ["https://a.example", "https://b.example", "https://c.example"]
+    assert sites.environments == {"https://a.example": "prod", "https://c.example": "test"}
+
+
+@pytest.mark.parametrize("tags", ["env=staging", "region=eu", "env=prod env=test", "prod"])
+def test_bad_tags_named(tmp_path: Path, tags: str) -> None:
+    """An unknown tag or environment is an error naming the line."""
+    path = tmp_path / "sites.txt"
+    path.write_text(f"https://ok.example\nhttps://b.example {tags}\n")
+    with pytest.raises(SitesFileError, match=r"sites\.txt:2:"):
+        load_sites(path)

@@ -154,3 +154,64 @@ def test_subprocess_writes_sites_file(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=10)
     assert '"requests": 1' in stats.read_text()
+
+
+def test_functional_check_answers_from_the_stored_keys() -> None:
+    """POST /api/test-stripe: the secret key's account and mode, the publishable key's
+    mode; GET /api/health/stripe then names that account."""
+    with FaultFleet(["ok"]) as fleet:
+        url = fleet.urls[0]
+        fleet.set_value(url, "stripe_publishable_key", "pk_live_mixed1")
+        body = requests.post(url + "/api/test-stripe", headers={"X-API-Key": fleet.api_key},
+                             timeout=2).json()
+        assert (body["livemode"], body["publishable_key_mode"], body["mode_consistent"]) == (
+            False, "live", False)
+        health = requests.get(url + "/api/health/stripe", timeout=2).json()
+        assert health["account_id"] == body["account_id"] and health["checked_at"]
+        assert health["environment"] == "mixed"
+
+
+@pytest.mark.parametrize(("kind", "status", "code"), [
+    ("stripe_auth_failed", 502, "stripe_auth_failed"),
+    ("api_key_expired", 502, "api_key_expired"),
+    ("stripe_unreachable", 503, "stripe_unreachable"),
+    ("old_site", 404, "not_found"),
+])
+def test_functional_check_failures(kind: str, status: int, code: str) -> None:
+    """Each failing behaviour answers the functional check with its status and code."""
+    with FaultFleet([kind]) as fleet:
+        resp = requests.post(fleet.urls[0] + "/api/test-stripe",
+                             headers={"X-API-Key": fleet.api_key}, timeout=2)
+        assert (resp.status_code, resp.json()["error"]) == (status, code)
+
+
+def test_bare_site_and_failing_key() -> None:
+    """Without a secret key: 409 secret_key_not_configured; a key marked failing answers
+    its code on every site."""
+    with FaultFleet(["ok", "ok"], secret_key=None) as fleet:
+        first, second = fleet.urls
+        headers = {"X-API-Key": fleet.api_key}
+        resp = requests.post(first + "/api/test-stripe", headers=headers, timeout=2)
+        assert (resp.status_code, resp.json()["error"]) == (409, "secret_key_not_configured")
+        fleet.set_value(second, "stripe_secret_key", "sk_test_bad1")
+        fleet.fail_key("sk_test_bad1", "api_key_expired")
+        resp = requests.post(second + "/api/test-stripe", headers=headers, timeout=2)
+        assert resp.json()["error"] == "api_key_expired"
+
+
+def test_bulk_put_validates_as_a_whole() -> None:
+    """PUT /api/export/settings stores every value, or none when one is malformed (with
+    that setting's code and name)."""
+    with FaultFleet(["ok"]) as fleet:
+        url, headers = fleet.urls[0], {"X-API-Key": fleet.api_key}
+        bad = requests.put(url + "/api/export/settings", headers=headers, timeout=2, json={
+            "settings": {"stripe_publishable_key": PK, "stripe_secret_key": "nope"}})
+        assert (bad.status_code, bad.json()["error"], bad.json()["setting"]) == (
+            400, "invalid_secret_format", "stripe_secret_key")
+        assert fleet.value(url, "stripe_publishable_key") is None
+        good = requests.put(url + "/api/export/settings", headers=headers, timeout=2, json={
+            "settings": {"stripe_publishable_key": PK, "stripe_secret_key": "sk_test_new1"}})
+        entries = good.json()["settings"]
+        assert entries["stripe_publishable_key"]["changed"] is True
+        assert entries["stripe_secret_key"]["previous_fingerprint"] is not None
+        assert fleet.value(url, "stripe_secret_key") == "sk_test_new1"

@@ -12,7 +12,9 @@ privacy form (``slack://T...2/A...D/T...Q``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import apprise
@@ -20,11 +22,22 @@ import apprise
 log = logging.getLogger("stripefleet.notify")
 
 
+@contextmanager
+def _quiet_deprecations() -> Iterator[None]:
+    """Apprise loads its plugins on first use; one of them imports the standard
+    library's deprecated ``imghdr`` (a DeprecationWarning, an error under ``-W error``):
+    a dependency's deprecation never makes a notification fail."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
 def redact_url(url: str) -> str:
     """``url`` without its credentials: Apprise's privacy form, or only the scheme when
     Apprise cannot read it (``slack://...``)."""
     try:
-        plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+        with _quiet_deprecations():
+            plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     except Exception:  # a plugin's own parsing bug: show nothing of the URL
         plugin = None
     if plugin:
@@ -72,8 +85,9 @@ def notify(urls: Sequence[str], title: str, body: str) -> list[str]:
     try:
         for url in wanted:
             try:
-                sender = apprise.Apprise()
-                sent = bool(sender.add(url)) and bool(sender.notify(title=title, body=body))
+                with _quiet_deprecations():
+                    sender = apprise.Apprise()
+                    sent = bool(sender.add(url)) and bool(sender.notify(title=title, body=body))
             except Exception as exc:  # a plugin's bug never reaches the caller
                 log.warning("notification to %s raised %s", redact_url(url),
                             type(exc).__name__)

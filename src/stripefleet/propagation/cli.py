@@ -510,8 +510,9 @@ class _Push:
             lines.append(f"rollback: {self.rollback_recap.line()}")
         lines += [f"not rolled back: {u}" for u, _ in self.not_restorable]
         bad = [r for r in self.results.values()
-               if r.state in (TargetState.FAILED, TargetState.UNREACHABLE)]
-        lines += [f"{r.state.value}: {r.name or r.url} {r.error}"
+               if r.state in (TargetState.FAILED, TargetState.UNREACHABLE,
+                              TargetState.ROLLED_BACK)]
+        lines += [f"{r.state.value}: {r.name or r.url}" + (f" {r.error}" if r.error else "")
                   for r in bad[:20]]
         if len(bad) > 20:
             lines.append(f"... and {len(bad) - 20} more")

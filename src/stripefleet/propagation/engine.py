@@ -63,8 +63,10 @@ T = TypeVar("T")
 SETTINGS_PATH = "/api/export/settings"
 TEST_STRIPE_PATH = "/api/test-stripe"
 HEALTH_STRIPE_PATH = "/api/health/stripe"
-#: Answers of the functional check never retried: the site answered, Stripe did not.
-NOT_RETRIED = ("stripe_unreachable",)
+#: Answers of the functional check never retried: Stripe's refusal of the key (a 502
+#: that no retry changes) or its silence (each attempt spends the site's Stripe rate
+#: limit; the operator checks again later).
+NOT_RETRIED = ("stripe_auth_failed", "api_key_expired", "stripe_unreachable")
 #: The settings whose push ends with the functional check (and key pairs).
 FUNCTIONAL_SETTINGS = (PUBLISHABLE_KEY, SECRET_KEY, KEY_PAIR)
 WORKERS_PER_SLOT = 2  # targets in progress per request slot (memory stays flat)

@@ -65,6 +65,17 @@ if TYPE_CHECKING:
     import stripe
 
 
+def _error_code(exc: stripe.StripeError) -> str | None:
+    """Stripe's error code (``api_key_expired``...): the SDK's, else the answer's body
+    (the SDK leaves ``code`` empty on an authentication error)."""
+    if exc.code:
+        return str(exc.code)
+    body = exc.json_body if isinstance(exc.json_body, dict) else {}
+    error = body.get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
+
+
 def _reason(exc: stripe.StripeError, secret_key: str) -> str:
     text = exc.user_message or str(exc) or type(exc).__name__
     return str(text).replace(secret_key, mask(secret_key))
@@ -101,7 +112,8 @@ def check_secret_key(secret_key: str, *, api_base: str | None = None,
     try:
         account = client.v1.accounts.retrieve_current()
     except stripe.AuthenticationError as exc:
-        code = "api_key_expired" if exc.code == "api_key_expired" else "stripe_auth_failed"
+        expired = _error_code(exc) == "api_key_expired"
+        code = "api_key_expired" if expired else "stripe_auth_failed"
         raise PreflightRefused(code, _reason(exc, key)) from None
     except stripe.PermissionError as exc:
         raise PreflightRefused("stripe_auth_failed", _reason(exc, key)) from None
