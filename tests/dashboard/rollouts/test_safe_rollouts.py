@@ -235,10 +235,6 @@ def test_unknown_secret_key_creates_nothing(world: Any) -> None:
     assert "NotAKeyOfThisStripe" not in bogus.get_data(as_text=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "propagation.preflight.check_secret_key reads AuthenticationError.code, which "
-    "stripe-python leaves None on a 401; Stripe's code is in exc.error.code, so an expired "
-    "key is reported stripe_auth_failed (contract C says api_key_expired)"))
 def test_expired_secret_key_creates_nothing(world: Any, emulator: Emulator) -> None:
     """An expired secret key is 400 ``api_key_expired``; nothing is created."""
     app, owner, _, fleet, _ = world(2)
