@@ -17,7 +17,9 @@ from stripefleet.common.processes import stripefleet_argv
 
 
 def _env_values(env_file: Path) -> list[str]:
-    return [line.split("=", 1)[1] for line in env_file.read_text().splitlines() if "=" in line]
+    """The keys in the demo's env file (not the emulator's URL, which the demo prints)."""
+    return [line.split("=", 1)[1] for line in env_file.read_text().splitlines()
+            if "=" in line and not line.startswith("STRIPE_API_BASE=")]
 
 
 def _ports(output: str) -> list[int]:
@@ -36,9 +38,12 @@ def _listening(port: int) -> bool:
 
 @pytest.mark.slow
 def test_once_pushes_verifies_sells_and_stops_everything(tmp_path: Path) -> None:
-    """--once: exit 0; the publishable and secret keys pushed by dashboard rollouts and
-    each site's webhook secret by the engine, all verified; the artwork bought and shown
-    sold; the curl commands printed; no key in the output; nothing still listening."""
+    """--once: exit 0; each site's webhook secret pushed by the engine, the key pair by a
+    dashboard rollout; the safety net: a key expiring after its preflight check fails
+    the canary, the rollout halts after one site and rolls it back, then a good key
+    goes out; all verified; the artwork bought and shown sold; the curl commands
+    printed; no key in the output, none in the env file that differs per site; nothing
+    still listening."""
     workdir = tmp_path / "demo"
     done = subprocess.run(stripefleet_argv("demo", "--sites", "3", "--once", "--workdir",
                                            str(workdir)),
@@ -48,6 +53,10 @@ def test_once_pushes_verifies_sells_and_stops_everything(tmp_path: Path) -> None
     assert len(re.findall(r"rollout \d+ succeeded: ok=0 changed=3 failed=0", output)) == 2
     assert output.count("recap: ok=0 changed=3 failed=0 unreachable=0 skipped=0") == 1
     assert len(re.findall(r"ok=3 changed=0 failed=0", output)) == 3  # the verify step
+    assert "halted: threshold exceeded in batch 1: 1 of 1 failed" in output
+    assert re.search(r"rollout \d+ rolled_back: .*skipped=2 rolled_back=1", output)
+    assert re.search(r"rollout \d+ succeeded: .*rolled_back=1", output)  # the rollback
+    assert "STRIPE_WEBHOOK_SECRET" not in (workdir / "demo.env").read_text()
     assert "webhook received: order status paid" in output
     assert "Vendu (sold)" in output
     assert "curl -i http://127.0.0.1:" in output

@@ -91,20 +91,23 @@ def _run(console: Console, root: Path, site_count: int, once: bool) -> bool:
             whsecs = register_webhook_endpoints(emulator, [s.url for s in sites])
             console.print(f"  {len(whsecs)} webhook endpoints registered with the emulator")
             handle = dashboard.start_dashboard(root / "dashboard", api_key=api_key,
-                                               log_path=root / "dashboard.log")
+                                               log_path=root / "dashboard.log",
+                                               env={"STRIPE_API_BASE": emulator.url})
             with _running(handle.process):
                 console.print(f"  dashboard: {handle.url}")
                 # The sites file format's optional fields name each site (dashboard).
                 dashboard.register_sites(
                     handle, [f"{s.url} name=site-{s.index} env=test tags=demo" for s in sites])
-                ok = _configure(console, sites, emulator, handle, api_key, whsecs)
+                ok, keys = _configure(console, sites, emulator, handle, api_key, whsecs)
                 # Health and drift on the fleet page, without waiting for the periodic run.
                 dashboard.api(handle, "POST", "/api/sites/verify")
+                # No STRIPE_WEBHOOK_SECRET: each site has its own signing secret, and
+                # `stripefleet push/verify stripe_webhook_secret` would take one for all.
                 env_file, sites_file = steps.write_env_file(root, {
                     "TEMPLATE_MASTER_API_KEY": api_key,
-                    "STRIPE_PUBLISHABLE_KEY": emulator.publishable_key,
-                    "STRIPE_SECRET_KEY": emulator.secret_key,
-                    "STRIPE_WEBHOOK_SECRET": whsecs[0],
+                    "STRIPE_API_BASE": emulator.url,
+                    "STRIPE_PUBLISHABLE_KEY": keys[PUBLISHABLE_KEY],
+                    "STRIPE_SECRET_KEY": keys[SECRET_KEY],
                 }, sites)
                 _print_try_it(console, sites[0], emulator, handle, env_file, sites_file)
                 if once:
@@ -119,18 +122,25 @@ def _run(console: Console, root: Path, site_count: int, once: bool) -> bool:
 
 
 def _configure(console: Console, sites: list[DemoSite], emulator: DemoStripe,
-               handle: dashboard.DashboardHandle, api_key: str, whsecs: list[str]) -> bool:
-    """Push and verify the three Stripe settings; True when every site holds them."""
-    pushed_pk = steps.push_through_dashboard(console, handle, PUBLISHABLE_KEY,
-                                             emulator.publishable_key)
-    pushed_sk = steps.push_through_dashboard(console, handle, SECRET_KEY, emulator.secret_key)
+               handle: dashboard.DashboardHandle, api_key: str,
+               whsecs: list[str]) -> tuple[bool, dict[str, str]]:
+    """Push the webhook signing secrets, the key pair, show the safety net, verify.
+
+    Returns:
+        (every site holds what it should, the keys it ends with: publishable, secret).
+    """
     pushed_wh = steps.push_per_site(console, sites, api_key, WEBHOOK_SECRET, whsecs)
+    pair = {PUBLISHABLE_KEY: emulator.publishable_key, SECRET_KEY: emulator.secret_key}
+    final = steps.push_through_dashboard(console, handle, "key_pair", pair)
+    pushed_pair = final["rollout"]["state"] == "succeeded"
+    net_ok, secret_key = steps.safety_net(console, handle, emulator)
+    keys = {PUBLISHABLE_KEY: emulator.publishable_key, SECRET_KEY: secret_key}
     verified = steps.verify_all(console, sites, api_key, {
-        PUBLISHABLE_KEY: [emulator.publishable_key] * len(sites),
-        SECRET_KEY: [emulator.secret_key] * len(sites),
+        PUBLISHABLE_KEY: [keys[PUBLISHABLE_KEY]] * len(sites),
+        SECRET_KEY: [secret_key] * len(sites),
         WEBHOOK_SECRET: whsecs,
     })
-    return pushed_pk and pushed_sk and pushed_wh and verified
+    return pushed_wh and pushed_pair and net_ok and verified, keys
 
 
 def _serve_until_interrupted(sites: list[DemoSite], *others: ManagedProcess) -> None:

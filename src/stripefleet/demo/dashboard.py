@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,21 +119,70 @@ def register_sites(handle: DashboardHandle, urls: list[str]) -> dict[str, Any]:
     return api(handle, "POST", "/api/sites/import", {"text": "\n".join(urls)})
 
 
-def push(handle: DashboardHandle, setting: str, value: str, *, wait: bool = True,
+def push(handle: DashboardHandle, setting: str, value: str | dict[str, str], *,
+         options: dict[str, Any] | None = None, wait: bool = True, approve: bool = True,
+         on_state: Callable[[dict[str, Any]], None] | None = None,
          timeout: float = 300.0) -> dict[str, Any]:
     """Start a rollout of ``setting`` = ``value`` to every enabled site.
 
-    Returns the final ``GET /api/rollouts/<id>`` answer (rollout, progress, targets)
-    when ``wait``, else the creation answer. Raises TimeoutError after ``timeout`` s.
+    Args:
+        setting: a setting, or ``key_pair`` (``value`` then maps each key's setting to
+            its value).
+        options: the rollout's options (README, "The dashboard": batches, approval...).
+        wait: wait for its end; else return the creation answer.
+        approve: when the rollout waits for approval after its canary, approve it (the
+            owner's token) and go on waiting.
+        on_state: called with the ``GET /api/rollouts/<id>`` answer each time the
+            rollout's state changes.
+        timeout: seconds to wait in all.
+
+    Returns:
+        The final ``GET /api/rollouts/<id>`` answer (rollout, progress, targets) when
+        ``wait``, else the creation answer.
+
+    Raises:
+        RuntimeError: the dashboard refused the rollout (its code and message).
+        TimeoutError: it did not finish within ``timeout``.
     """
     created = api(handle, "POST", "/api/rollouts", {"setting": setting, "value": value,
-                                                    "targets": {"all": True}})
+                                                    "targets": {"all": True},
+                                                    "options": options or {}})
     if not wait:
         return created
     rollout_id = created["rollout"]["id"]
     deadline = time.monotonic() + timeout
+    seen = None
     while True:
         answer = api(handle, "GET", f"/api/rollouts/{rollout_id}")
+        state = answer["rollout"]["state"]
+        if state != seen:
+            seen = state
+            if on_state is not None:
+                on_state(answer)
+        if state in FINISHED:
+            return answer
+        if state == "awaiting_approval" and approve:
+            api(handle, "POST", f"/api/rollouts/{rollout_id}/approve")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"rollout {rollout_id} did not finish in {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def rollout(handle: DashboardHandle, rollout_id: int) -> dict[str, Any]:
+    """``GET /api/rollouts/<id>``: the rollout, its progress and targets."""
+    return api(handle, "GET", f"/api/rollouts/{rollout_id}")
+
+
+def wait_finished(handle: DashboardHandle, rollout_id: int, *,
+                  timeout: float = 300.0) -> dict[str, Any]:
+    """Poll a rollout until it is finished; its last answer.
+
+    Raises:
+        TimeoutError: it did not finish within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = rollout(handle, rollout_id)
         if answer["rollout"]["state"] in FINISHED:
             return answer
         if time.monotonic() > deadline:

@@ -11,6 +11,7 @@ from typing import Literal, get_args
 import stripe
 
 from stripefleet.common.processes import ManagedProcess, free_port, stripefleet_argv
+from stripefleet.stripe_emulator.client import EmulatorClient
 
 SiteEvent = Literal[
     "checkout.session.completed",
@@ -38,6 +39,10 @@ class DemoStripe:
     def client(self) -> stripe.StripeClient:
         """The official SDK pointed at the emulator with its secret key."""
         return stripe.StripeClient(self.secret_key, base_addresses={"api": self.url})
+
+    def control(self) -> EmulatorClient:
+        """The emulator's control API (new keys, expiring one)."""
+        return EmulatorClient(self.url)
 
 
 def start_emulator(workdir: Path, *, timeout: float = 30.0) -> DemoStripe:

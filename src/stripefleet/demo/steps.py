@@ -13,9 +13,10 @@ from typing import Any
 from rich.console import Console
 
 from stripefleet.common.files import write_private
-from stripefleet.common.keys import mask
+from stripefleet.common.keys import SECRET_KEY, mask
 from stripefleet.common.processes import stripefleet_argv
 from stripefleet.demo import dashboard
+from stripefleet.demo.emulator import DemoStripe
 from stripefleet.demo.fleet import DemoSite
 from stripefleet.propagation import (
     PushOptions,
@@ -76,16 +77,72 @@ def _line(console: Console, row: dict[str, Any]) -> None:
 
 
 def push_through_dashboard(console: Console, handle: dashboard.DashboardHandle,
-                           setting: str, value: str) -> bool:
-    """A dashboard rollout of ``setting`` to every site, waited for; True on success."""
-    console.print(f"\n[bold]rollout {setting}[/bold] = {mask(value)} (dashboard, Huey worker)")
-    final = dashboard.push(handle, setting, value)
+                           setting: str, value: str | dict[str, str],
+                           options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A dashboard rollout of ``setting`` to every site, its canary approved, waited for;
+    prints each state, each target and the recap; the final rollout JSON."""
+    shown = (mask(value) if isinstance(value, str)
+             else " + ".join(mask(v) for v in value.values()))
+    console.print(f"\n[bold]rollout {setting}[/bold] = {shown} (dashboard, Huey worker)")
+
+    def state(answer: dict[str, Any]) -> None:
+        rollout = answer["rollout"]
+        batches = rollout.get("batches") or []
+        done = [b for b in batches if b.get("state") == "done"]
+        line = f"  {rollout['state']}"
+        if batches:
+            line += f" (batch {len(done)} of {len(batches)} done)"
+        if rollout["state"] == "awaiting_approval":
+            line += ": the canary passed; approving the next batches"
+        console.print(line)
+
+    final = dashboard.push(handle, setting, value, options=options, on_state=state)
+    print_rollout(console, final)
+    return final
+
+
+def print_rollout(console: Console, final: dict[str, Any]) -> None:
+    """Each target's line, the halt reason if any, and the rollout's recap."""
     for row in final["targets"]:
         _line(console, row)
     rollout = final["rollout"]
+    if rollout.get("halt_reason"):
+        console.print(f"  halted: {rollout['halt_reason']}")
     recap = Recap({**Recap().counts, **(rollout.get("recap") or {})})
     console.print(f"  rollout {rollout['id']} {rollout['state']}: {recap.line()}")
-    return bool(rollout["state"] == "succeeded")
+
+
+def safety_net(console: Console, handle: dashboard.DashboardHandle,
+               emulator: DemoStripe) -> tuple[bool, str]:
+    """The safety net at work: a secret key that passes the preflight check and then
+    expires (the emulator's control API) fails the canary's functional check; the
+    rollout halts after one site and rolls it back; then a good new key goes out.
+
+    Returns:
+        (every step went as it should, the secret key the fleet ends with).
+    """
+    control = emulator.control()
+    doomed = control.create_keys()["secret_key"]
+    control.expire_key(doomed, after_requests=1)  # the preflight's check passes, no more
+    console.print("\n[bold]the safety net[/bold]: a secret key that expires right after "
+                  "its preflight check")
+    final = push_through_dashboard(console, handle, SECRET_KEY, doomed)
+    rollout = final["rollout"]
+    touched = [t for t in final["targets"] if t["state"] not in ("pending", "skipped")]
+    ok = rollout["state"] in ("halted", "rolled_back") and len(touched) == 1
+    back_id = rollout.get("rollback_rollout_id")
+    if back_id:
+        back = dashboard.wait_finished(handle, back_id)
+        console.print(f"  the rollback (rollout {back_id}) restored the canary's previous key:")
+        print_rollout(console, back)
+        ok = ok and back["rollout"]["state"] == "succeeded"
+    else:
+        ok = False
+        console.print("  no rollback was started")
+    good = control.create_keys()["secret_key"]
+    console.print("\n[bold]then the right key[/bold] (a new key of the same account)")
+    final = push_through_dashboard(console, handle, SECRET_KEY, good)
+    return ok and final["rollout"]["state"] == "succeeded", good
 
 
 def push_per_site(console: Console, sites: list[DemoSite], api_key: str, setting: str,
