@@ -333,3 +333,40 @@ def test_bad_batches_exit_2(make_fleet: MakeFleet, tmp_path: Path, spec: str) ->
                   write_sites(tmp_path, fleet), "--value", PK_NEW, "--batches", spec)
     assert result.exit_code == 2 and "--batches" in result.stderr
     assert fleet.total_requests() == 0
+
+
+def test_refused_key_in_json(make_fleet: MakeFleet, tmp_path: Path,
+                             emulator: Emulator) -> None:
+    """With --json, Stripe's refusal is one JSON object with its code."""
+    fleet = make_fleet(["ok"])
+    result = push(tmp_path, "stripe_secret_key", "--sites-file", write_sites(tmp_path, fleet),
+                  "--json", env={"STRIPE_SECRET_KEY": "sk_test_unknownToStripe0123",
+                                 "STRIPE_API_BASE": emulator.url})
+    assert result.exit_code == 2
+    assert objects(result)[0]["preflight_refused"]["code"] == "stripe_auth_failed"
+
+
+def test_pair_rollback_keeps_the_new_webhook_secret(make_fleet: MakeFleet, tmp_path: Path,
+                                                    emulator: Emulator) -> None:
+    """A halted pair rollout restores both keys (the publishable key read before the
+    push, the secret key from STRIPE_PREVIOUS_SECRET_KEY) and says the webhook secret
+    stays the new one."""
+    fleet = make_fleet(["ok", "ok"])
+    old, _ = secret_setup(fleet, emulator)
+    for url in fleet.urls:
+        fleet.set_value(url, "stripe_publishable_key", PK_OLD)
+    pair = emulator.keys(fleet, account="new")
+    fleet.fail_key(pair["secret_key"], "api_key_expired")
+    result = push(tmp_path, "--pair", "--sites-file", write_sites(tmp_path, fleet),
+                  "--allow-account-change",
+                  env={"STRIPE_PUBLISHABLE_KEY": pair["publishable_key"],
+                       "STRIPE_SECRET_KEY": pair["secret_key"],
+                       "STRIPE_WEBHOOK_SECRET": "whsec_newPairSecret1",
+                       "STRIPE_PREVIOUS_SECRET_KEY": old, "STRIPE_API_BASE": emulator.url})
+    assert result.exit_code == 1, result.output
+    first = fleet.urls[0]
+    assert fleet.value(first, "stripe_secret_key") == old
+    assert fleet.value(first, "stripe_publishable_key") == PK_OLD
+    assert fleet.value(first, "stripe_webhook_secret") == "whsec_newPairSecret1"
+    assert "webhook signing secret stays the new one" in result.stdout
+    assert result.stdout.splitlines()[-1].endswith("skipped=1 rolled_back=1")

@@ -327,7 +327,11 @@ class _Push:
             self.account = check_secret_key(secret, api_base=self.config.stripe_api_base,
                                             timeout=self.params["timeout"])
         except PreflightRefused as exc:
-            click.echo(f"preflight refused: {exc.code}: {exc.message}")
+            if self.params["json_mode"]:
+                click.echo(json.dumps({"preflight_refused": {"code": exc.code,
+                                                             "message": exc.message}}))
+            else:
+                click.echo(f"preflight refused: {exc.code}: {exc.message}")
             if not self.dry_run:
                 _notify(self.notify_urls, f"stripefleet push {self.kind}: refused by the "
                         "preflight", [f"Stripe refused the secret key: {exc.code}",
@@ -404,7 +408,7 @@ class _Push:
     def previous_values(self, result: TargetResult) -> dict[str, str] | str:
         """The values that were there before the push, or why they are not known."""
         previous: dict[str, str] = {}
-        if self.kind == WEBHOOK_SECRET or WEBHOOK_SECRET in self.values:
+        if self.kind == WEBHOOK_SECRET:
             return ("a site never gives its webhook signing secret back; push the previous "
                     "one again with `stripefleet push stripe_webhook_secret`")
         if SECRET_KEY in self.values:
@@ -445,6 +449,9 @@ class _Push:
                 self.not_restorable.append((url, previous))
             else:
                 restore.append((by_url[url], previous))
+        if WEBHOOK_SECRET in self.values and self.kind == KEY_PAIR and restore:
+            reporter.note("rollback: the webhook signing secret stays the new one (a site "
+                          "never gives the previous one back)", rollback_keeps=WEBHOOK_SECRET)
         reporter.note(f"rollback: {len(restore)} site(s) to restore, "
                       f"{len(self.not_restorable)} left as they are",
                       rollback={"restoring": len(restore),
