@@ -68,10 +68,12 @@ async def test_failing_check_fails_the_target(make_fleet: MakeFleet, kind: str, 
     assert log.count("POST /api/test-stripe") == 1  # never retried: Stripe did not answer
 
 
-async def test_no_secret_key_fails_a_publishable_key(make_fleet: MakeFleet) -> None:
-    """A publishable key to a site without a secret key: secret_key_not_configured."""
+async def test_no_secret_key_keeps_a_publishable_key(make_fleet: MakeFleet) -> None:
+    """A publishable key to a site without a secret key yet: nothing to compare its mode
+    with, so the push stands (``functional="no_secret_key"``), as a first set-up needs."""
     result, _ = await push(make_fleet, secret_key=None)
-    assert (result.state, result.error) == (TargetState.FAILED, "secret_key_not_configured")
+    assert (result.state, result.error, result.functional) == (
+        TargetState.CHANGED, None, "no_secret_key")
 
 
 async def test_mode_mismatch(make_fleet: MakeFleet) -> None:

@@ -24,6 +24,7 @@ from stripefleet.propagation.engine import (
 )
 from stripefleet.propagation.types import (
     ENGINE_DEFAULTS,
+    FUNCTIONAL_NO_SECRET_KEY,
     FUNCTIONAL_UNAVAILABLE,
     KEY_PAIR,
     EngineDefaults,
@@ -39,6 +40,7 @@ from stripefleet.propagation.types import (
 
 __all__ = [
     "ENGINE_DEFAULTS",
+    "FUNCTIONAL_NO_SECRET_KEY",
     "FUNCTIONAL_UNAVAILABLE",
     "KEY_PAIR",
     "EngineDefaults",

@@ -41,6 +41,7 @@ from stripefleet.common.keys import (
 from stripefleet.propagation import client
 from stripefleet.propagation.ratelimit import RateLimiter
 from stripefleet.propagation.types import (
+    FUNCTIONAL_NO_SECRET_KEY,
     FUNCTIONAL_UNAVAILABLE,
     KEY_PAIR,
     PushOptions,
@@ -298,15 +299,24 @@ def apply_functional(result: TargetResult, reply: client.Reply,
     """Read one ``POST /api/test-stripe`` answer into ``result`` (the site's contract:
     README, "A site"; the rule: "Pushing keys to the fleet", functional verification).
 
-    A 404 (a site without the endpoint): ``functional="unavailable"``, state and error
-    kept. A success whose ``mode_consistent`` is true and whose ``account_id`` is
-    ``expected_account`` (when given): ``functional="ok"``, state kept. Anything else
-    makes the result ``failed`` with ``error`` the site's code (``stripe_auth_failed``,
-    ``api_key_expired``, ``secret_key_not_configured``, ``stripe_unreachable``,
-    ``rate_limited``, ...), ``bad_response``, ``mode_mismatch`` or ``account_mismatch``.
+    - A 404 (a site without the endpoint): ``functional="unavailable"``, state and error
+      kept.
+    - After a push of the publishable key alone, a 409 ``secret_key_not_configured`` (a
+      site not given its secret key yet: no mode to compare with):
+      ``functional="no_secret_key"``, state kept.
+    - A success whose ``mode_consistent`` is true and whose ``account_id`` is
+      ``expected_account`` (when given): ``functional="ok"``, state kept.
+    - Anything else makes the result ``failed`` with ``error`` the site's code
+      (``stripe_auth_failed``, ``api_key_expired``, ``secret_key_not_configured``,
+      ``stripe_unreachable``, ``rate_limited``, ...), ``bad_response``,
+      ``mode_mismatch`` or ``account_mismatch``.
     """
     if reply.status == 404:
         result.functional = FUNCTIONAL_UNAVAILABLE
+        return
+    if (reply.status == 409 and reply.error == "secret_key_not_configured"
+            and result.setting == PUBLISHABLE_KEY):
+        result.functional = FUNCTIONAL_NO_SECRET_KEY
         return
     if not reply.ok:
         _functional_failed(result, reply.error or "bad_response",

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from stripefleet.propagation.rollout import BatchReport
 from stripefleet.propagation.types import (
+    FUNCTIONAL_NO_SECRET_KEY,
     FUNCTIONAL_UNAVAILABLE,
     Recap,
     SiteSnapshot,
@@ -45,9 +46,12 @@ def result_line(result: TargetResult, *, verbose: bool = False,
         parts.append(result.error)
     if result.functional == FUNCTIONAL_UNAVAILABLE:
         parts.append("functional_check_unavailable")
+    elif result.functional == FUNCTIONAL_NO_SECRET_KEY:
+        parts.append("no secret key yet: mode not checked")
     if result.account_id is not None:
         parts.append(f"{result.account_id} {'live' if result.livemode else 'test'}")
-    if functional and result.functional not in (None, FUNCTIONAL_UNAVAILABLE):
+    if functional and result.functional not in (None, FUNCTIONAL_UNAVAILABLE,
+                                                FUNCTIONAL_NO_SECRET_KEY):
         parts.append(f"last webhook {result.last_webhook_verified_at or 'never'}")
     if result.state is TargetState.WOULD_CHANGE:
         parts.append(f"{result.masked_before or '(not set)'} -> {result.masked_after}")

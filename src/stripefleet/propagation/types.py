@@ -153,6 +153,9 @@ KEY_PAIR: Final = "key_pair"
 
 #: ``TargetResult.functional`` when the site has no ``POST /api/test-stripe`` (404).
 FUNCTIONAL_UNAVAILABLE: Final = "unavailable"
+#: ``TargetResult.functional`` after a publishable key pushed to a site without a
+#: secret key: no mode to compare with, the push stands.
+FUNCTIONAL_NO_SECRET_KEY: Final = "no_secret_key"
 
 
 @dataclass
