@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -155,6 +156,17 @@ def _serve_until_interrupted(sites: list[DemoSite], *others: ManagedProcess) -> 
         time.sleep(0.5)
 
 
+def _stripefleet_command() -> str:
+    """``stripefleet`` when it is on the PATH, else the path of this one (the
+    project's ``.venv/bin/stripefleet`` after ``make demo``), so that the printed
+    commands run as printed."""
+    found = shutil.which("stripefleet")
+    here = Path(sys.executable).parent / "stripefleet"
+    if found and Path(found).resolve() == here.resolve():
+        return "stripefleet"
+    return str(here) if here.exists() else "stripefleet"
+
+
 def _print_try_it(console: Console, site: DemoSite, emulator: DemoStripe,
                   handle: dashboard.DashboardHandle, env_file: Path,
                   sites_file: Path) -> None:
@@ -183,6 +195,8 @@ def _print_try_it(console: Console, site: DemoSite, emulator: DemoStripe,
     console.print(f"  curl {url}/api/health/stripe")
     console.print("The catalogue (each product's stock and inStock):")
     console.print(f"  curl {url}/api/products")
-    console.print("Push to the whole demo fleet with the CLI:")
-    console.print(f"  stripefleet push stripe_secret_key --sites-file {sites_file}")
-    console.print(f"  stripefleet verify stripe_publishable_key --sites-file {sites_file}")
+    console.print("Check every site's keys with Stripe, then push to the whole demo fleet "
+                  "with the CLI:")
+    command = _stripefleet_command()
+    console.print(f"  {command} verify --functional --sites-file {sites_file}")
+    console.print(f"  {command} push stripe_secret_key --sites-file {sites_file}")

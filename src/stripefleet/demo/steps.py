@@ -33,7 +33,7 @@ OPTIONS = PushOptions(concurrency=10, rate=10.0, timeout=8.0, retries=3)
 
 def write_env_file(root: Path, values: dict[str, str], sites: list[DemoSite]) -> tuple[Path, Path]:
     """Write ``demo.env`` (mode 0600: the demo's keys, for the curl commands and the
-    CLI) and ``sites.txt`` (one site URL a line, the CLI's sites file).
+    CLI) and ``sites.txt`` (the CLI's sites file: a site URL and its ``env=test`` a line).
 
     Args:
         values: environment variable -> value (``TEMPLATE_MASTER_API_KEY``, ...).
@@ -44,7 +44,9 @@ def write_env_file(root: Path, values: dict[str, str], sites: list[DemoSite]) ->
     env_file = root / "demo.env"
     write_private(env_file, "".join(f"{name}={value}\n" for name, value in values.items()))
     sites_file = root / "sites.txt"
-    sites_file.write_text("".join(f"{site.url}\n" for site in sites), encoding="utf-8")
+    # env=test: the CLI's preflight refuses a live key for these test-mode sites.
+    sites_file.write_text("".join(f"{site.url} env=test\n" for site in sites),
+                          encoding="utf-8")
     return env_file, sites_file
 
 
