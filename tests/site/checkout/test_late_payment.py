@@ -48,7 +48,7 @@ def test_payment_before_expiry_with_a_late_webhook_is_kept_and_not_resold(shop: 
     sdk.v1.webhook_endpoints.update(endpoint, params={"disabled": True})  # held
     try:
         assert shop.emulator.pay(sid).status_code == 200
-        shop.emulator.advance(31 * 60 + 180)
+        shop.emulator.advance(36 * 60 + 180)
         age_order(shop, sid, 3)
         result = shop.cli("orders", "sweep")
         assert result.returncode == 0, result.stderr

@@ -17,7 +17,7 @@ def test_expired_session_releases_the_stock(shop: Shop) -> None:
     r = shop.checkout([{"id": art["id"], "type": "product", "quantity": 1}])
     sid = r.json()["session_id"]
     assert shop.product(art["slug"])["available"] == 0
-    assert shop.emulator.advance(31 * 60 + 60)["expired_sessions"] >= 1
+    assert shop.emulator.advance(36 * 60 + 60)["expired_sessions"] >= 1
     order = shop.wait_order(sid, lambda o: o["status"] != "pending")
     assert (order["status"], order["reservation"]) == ("expired", "released")
     assert shop.product(art["slug"])["available"] == 1

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import stripe
 from flask import url_for
 
 from stripefleet.common.web import transactional
@@ -54,20 +55,33 @@ _sweep_lock = threading.Lock()
 
 
 @unit_of_work
-def _sweep() -> int:
-    return services.sweep_expired(limit=SWEEP_LIMIT)
+def _overdue() -> list[tuple[int, str | None]]:
+    return services.overdue_orders(limit=SWEEP_LIMIT)
 
 
-def maybe_sweep() -> None:
-    """Expire overdue pending orders, at most every ``SWEEP_EVERY`` seconds (a unit of
-    work of its own: committed, or rolled back and logged)."""
+@unit_of_work
+def _apply(answers: services.Answers) -> int:
+    return services.apply_answers(answers)
+
+
+def _sweep(stripe_client: stripe.StripeClient) -> int:
+    """The sweep as two units of work around the Stripe calls (none holds a transaction
+    open during a call; SQLite's ``BEGIN IMMEDIATE`` would keep every writer waiting)."""
+    due = _overdue()
+    return _apply(services.ask_stripe(due, stripe_client=stripe_client)) if due else 0
+
+
+def maybe_sweep(stripe_client: stripe.StripeClient) -> None:
+    """Settle overdue pending orders with Stripe (``services.sweep_expired``'s rule), at
+    most every ``SWEEP_EVERY`` seconds (units of work of their own: committed, or rolled
+    back and logged)."""
     global _last_sweep
     with _sweep_lock:
         if time.monotonic() - _last_sweep < SWEEP_EVERY:
             return
         _last_sweep = time.monotonic()
     try:
-        expired = _sweep()
+        expired = _sweep(stripe_client)
     except Exception:  # the sweep must never break a checkout
         log.exception("sweep of expired reservations failed")
         return
@@ -108,6 +122,10 @@ def _fail(order: Order, reason: str) -> None:
 def run_checkout(request: CheckoutRequest, customer: Customer | None) -> Order:
     """Reserve, create the Checkout Session, and return the order (committed).
 
+    A refusal of ``expires_at`` (Stripe's clock ahead of the site's) is retried once,
+    with a later end (``services.later_end``) and its own idempotency key (Stripe saved
+    no result for the refused request).
+
     Raises:
         stripe_gateway.StripeNotConfigured: no secret key (nothing reserved).
         validation.CheckoutInvalid: a wrong item (nothing reserved).
@@ -116,14 +134,24 @@ def run_checkout(request: CheckoutRequest, customer: Customer | None) -> Order:
             reservation released (committed).
     """
     stripe_client = client()  # raises StripeNotConfigured before anything is reserved
-    maybe_sweep()
+    maybe_sweep(stripe_client)
     success_url = request.success_url or (
         url_for("pages.success", _external=True) + "?session_id={CHECKOUT_SESSION_ID}")
     cancel_url = request.cancel_url or url_for("pages.cancel", _external=True)
     opened = _open(request, customer, success_url=success_url, cancel_url=cancel_url)
     try:
-        session = create_checkout_session(opened.params, idempotency_key=opened.idempotency_key,
-                                          stripe_client=stripe_client)
+        try:
+            session = create_checkout_session(opened.params,
+                                              idempotency_key=opened.idempotency_key,
+                                              stripe_client=stripe_client)
+        except StripeFailure as exc:
+            if exc.param != "expires_at":
+                raise
+            log.warning("Stripe refused expires_at of order %s (its clock is ahead of the "
+                        "site's): retried once with a later end", opened.order.id)
+            session = create_checkout_session(
+                services.later_end(opened.params),
+                idempotency_key=f"{opened.idempotency_key}-later", stripe_client=stripe_client)
     except StripeFailure as exc:
         _fail(opened.order, f"{exc.code}: {exc.message}")
         raise

@@ -15,6 +15,7 @@ import secrets
 from typing import Any
 
 import sqlalchemy as sa
+import stripe
 from flask import current_app
 
 from stripefleet.common.db import iso_utc, utcnow
@@ -101,7 +102,7 @@ def open_order(request: CheckoutRequest, customer: Customer | None) -> Order:
                   email=email.lower(), customer_info=json.dumps(request.customer_info),
                   status=PENDING, reservation=HELD,
                   amount_total=sum(line.amount for line in lines), currency=first.currency,
-                  expires_at=_session_end(minutes), created_at=utcnow(),
+                  expires_at=session_end(minutes), created_at=utcnow(),
                   updated_at=utcnow(), lines=lines)
     db.session.add(order)
     reservations.reserve(lines)
@@ -111,12 +112,29 @@ def open_order(request: CheckoutRequest, customer: Customer | None) -> Order:
     return order
 
 
-def _session_end(minutes: int) -> dt.datetime:
-    """Now + ``minutes`` + 30 s, whole seconds, and under 24 hours: Stripe wants
-    ``expires_at`` between 30 minutes and 24 hours after it receives the request, so the
-    30 s cover the request's own latency."""
-    seconds = min(minutes * 60 + 30, 24 * 3600 - 60)
+#: Added to a session's end over the reservation's minutes: Stripe wants ``expires_at``
+#: at least 30 minutes after it receives the request, by its own clock
+#: (https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-expires_at),
+#: so the margin covers the request's latency and a site clock up to 5 minutes behind.
+EXPIRES_MARGIN = dt.timedelta(minutes=5)
+#: Added again when Stripe still refuses ``expires_at`` (a clock further behind): the
+#: one retry (``flow.run_checkout``).
+EXPIRES_RETRY = dt.timedelta(minutes=15)
+
+
+def session_end(minutes: int, extra: dt.timedelta = dt.timedelta(0)) -> dt.datetime:
+    """Now + ``minutes`` + ``EXPIRES_MARGIN`` (+ ``extra``), whole seconds, under 24
+    hours (Stripe's longest session)."""
+    seconds = min(minutes * 60 + (EXPIRES_MARGIN + extra).total_seconds(), 24 * 3600 - 60)
     return (utcnow() + dt.timedelta(seconds=seconds)).replace(microsecond=0)
+
+
+def later_end(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with a later ``expires_at`` (``EXPIRES_RETRY`` more), for the one retry
+    after Stripe refused the first; the order's own end moves when the session is
+    attached (:func:`attach_session`)."""
+    minutes = int(current_app.config["SITE_RESERVATION_MINUTES"])
+    return {**params, "expires_at": int(session_end(minutes, EXPIRES_RETRY).timestamp())}
 
 
 def session_params(order: Order, *, success_url: str, cancel_url: str) -> dict[str, Any]:
@@ -146,8 +164,11 @@ def idempotency_key(order: Order) -> str:
 
 
 def attach_session(order: Order, session: dict[str, Any]) -> None:
-    """Record the Checkout Session of an order (flushes)."""
+    """Record the Checkout Session of an order, and its end: Stripe's ``expires_at``
+    (flushes)."""
     order.stripe_session_id = session["id"]
+    if isinstance(session.get("expires_at"), int):
+        order.expires_at = dt.datetime.fromtimestamp(session["expires_at"], dt.UTC)
     order.checkout_url = session["url"]
     order.updated_at = utcnow()
     db.session.flush()
@@ -208,61 +229,101 @@ def settle_with_stripe(order: Order, state: stripe_gateway.SessionState) -> str:
     return f"session {state.status} ({state.payment_status}): reservation kept"
 
 
-def sweep_expired(*, grace: dt.timedelta = dt.timedelta(minutes=2), limit: int = 100) -> int:
-    """Settle pending orders past ``expires_at`` + ``grace`` with Stripe (flushes).
+#: What the sweep learnt of an overdue order's session: None when it has none.
+Answers = dict[int, "stripe_gateway.SessionState | None"]
 
-    Covers a lost ``checkout.session.expired`` webhook (README, "Selling": the sweep).
-    Nothing is released on the site's clock alone: each overdue order's Checkout Session
-    is expired through Stripe first (``stripe_gateway.expire_session``) and
-    :func:`settle_with_stripe` applies the answer: released only when Stripe confirms
-    ``expired``; paid when Stripe says it was paid. When Stripe cannot answer
-    (unreachable, no key, key refused) the order is left as it is for the next sweep.
-    An order without a session (the site stopped before recording it: its customer
-    never got a payment page) is expired at once.
 
-    The overdue orders are read first, Stripe is called with no row written yet, and the
-    moves are flushed last, so no row lock is held during the calls.
-
-    Returns:
-        How many orders this call moved (expired or paid).
-    """
-    due = db.session.execute(
+def overdue_orders(*, grace: dt.timedelta = dt.timedelta(minutes=2),
+                   limit: int = 100) -> list[tuple[int, str | None]]:
+    """``(order id, session id or None)`` of pending orders past ``expires_at`` +
+    ``grace``, the oldest first (reads only)."""
+    rows = db.session.execute(
         sa.select(Order.id, Order.stripe_session_id)
         .where(Order.status == PENDING, Order.expires_at < utcnow() - grace)
         .order_by(Order.expires_at).limit(limit)).all()
-    if not due:
-        return 0
-    try:
-        stripe_client = stripe_gateway.client()
-    except stripe_gateway.StripeNotConfigured:
-        stripe_client = None
-    answers: dict[int, stripe_gateway.SessionState | None] = {}
+    return [(int(order_id), session_id) for order_id, session_id in rows]
+
+
+def ask_stripe(due: list[tuple[int, str | None]], *,
+               stripe_client: stripe.StripeClient | None = None) -> Answers:
+    """Settle each overdue order's Checkout Session with Stripe
+    (``stripe_gateway.expire_session``); no database access, so that the caller holds no
+    transaction during the calls.
+
+    Args:
+        stripe_client: ``stripe_gateway.client()``, taken beforehand by a caller that
+            keeps the database out of the calls (reading the key opens a transaction);
+            read here when None.
+
+    Returns:
+        ``{order id: state}`` for the orders Stripe answered for, ``{order id: None}``
+        for those without a session; an order Stripe could not answer for (unreachable,
+        no key, key refused) is left out: nothing of it may be released.
+    """
+    if stripe_client is None:
+        try:
+            stripe_client = stripe_gateway.client()
+        except stripe_gateway.StripeNotConfigured:
+            stripe_client = None
+    answers: Answers = {}
     for order_id, session_id in due:
         if session_id is None:
             answers[order_id] = None
-            continue
-        if stripe_client is None:
+        elif stripe_client is None:
             log.warning("sweep: order %s is overdue but the site has no Stripe key: kept",
                         order_id)
-            continue
-        try:
-            answers[order_id] = stripe_gateway.expire_session(session_id,
-                                                              stripe_client=stripe_client)
-        except stripe_gateway.StripeFailure as exc:
-            log.warning("sweep: order %s kept, Stripe could not settle its session: %s",
-                        order_id, exc.code)
-    moved = 0
+        else:
+            try:
+                answers[order_id] = stripe_gateway.expire_session(
+                    session_id, stripe_client=stripe_client)
+            except stripe_gateway.StripeFailure as exc:
+                log.warning("sweep: order %s kept, Stripe could not settle its session: %s",
+                            order_id, exc.code)
+    return answers
+
+
+def apply_answers(answers: Answers) -> int:
+    """Apply :func:`ask_stripe`'s answers (flushes): :func:`settle_with_stripe` for each
+    order still pending; an order without a session is expired (its customer never got
+    a payment page).
+
+    Returns:
+        How many of the orders are settled now (expired or paid, by this call or by the
+        webhook Stripe sent meanwhile).
+    """
+    settled = 0
     for order_id, state in answers.items():
         order = db.session.get(Order, order_id)
-        if order is None or order.status != PENDING:
+        if order is None:
             continue
-        if state is None:
+        if order.status != PENDING:
+            note = f"already {order.status} (its webhook came first)"
+        elif state is None:
             note = "expired, no session" if expire_order(order) else "unchanged"
         else:
             note = settle_with_stripe(order, state)
-        moved += order.status != PENDING
+        settled += order.status != PENDING
         log.info("sweep: order %s: %s", order_id, note)
-    return moved
+    return settled
+
+
+def sweep_expired(*, grace: dt.timedelta = dt.timedelta(minutes=2), limit: int = 100) -> int:
+    """Settle pending orders past ``expires_at`` + ``grace`` with Stripe (flushes):
+    :func:`overdue_orders`, :func:`ask_stripe`, :func:`apply_answers` in the caller's
+    transaction (the ``orders sweep`` command; a checkout's sweep runs the three as
+    units of their own, ``flow.maybe_sweep``, so that no transaction is open during
+    the calls).
+
+    Covers a lost ``checkout.session.expired`` webhook (README, "Selling": the sweep).
+    Nothing is released on the site's clock alone: each overdue order's Checkout Session
+    is expired through Stripe first and released only when Stripe confirms ``expired``;
+    paid when Stripe says it was paid; left for the next sweep when Stripe cannot
+    answer.
+
+    Returns:
+        See :func:`apply_answers`.
+    """
+    return apply_answers(ask_stripe(overdue_orders(grace=grace, limit=limit)))
 
 
 def order_by_session(session_id: str) -> Order | None:

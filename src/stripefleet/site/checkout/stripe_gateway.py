@@ -35,12 +35,14 @@ class StripeNotConfigured(Exception):
 class StripeFailure(Exception):
     """Stripe could not do it. ``code``: ``stripe_unavailable`` (unreachable, 5xx, rate
     limited), ``stripe_auth_failed`` (key refused) or ``stripe_rejected`` (a 4xx on the
-    request); ``message`` is safe to show."""
+    request); ``message`` is safe to show; ``param``: the parameter Stripe refused, when
+    it named one."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, param: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.param = param
 
 
 def client() -> stripe.StripeClient:
@@ -77,8 +79,10 @@ def translate(exc: stripe.StripeError) -> StripeFailure:
         failure = StripeFailure("stripe_unavailable",
                                 "Stripe could not be reached; try again in a moment.")
     else:
+        param = getattr(exc, "param", None)
         failure = StripeFailure("stripe_rejected",
-                                f"Stripe refused the request: {exc.user_message or 'error'}"[:300])
+                                f"Stripe refused the request: {exc.user_message or 'error'}"[:300],
+                                param if isinstance(param, str) else None)
     log.warning("Stripe error %s (%s, HTTP %s, request %s)", failure.code,
                 type(exc).__name__, exc.http_status, exc.request_id)
     return failure

@@ -4,7 +4,6 @@ Checkout Session per request, paid by webhook. Services only flush; the caller c
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import re
 import secrets
@@ -15,6 +14,7 @@ from flask import current_app
 
 from stripefleet.common.db import iso_utc, utcnow
 from stripefleet.site.accounts.services import AccountError, normalize_email
+from stripefleet.site.checkout.services import session_end
 from stripefleet.site.extensions import db
 from stripefleet.site.launch.models import LaunchRequest
 
@@ -70,7 +70,7 @@ def session_params(row: LaunchRequest, *, success_url: str, cancel_url: str) -> 
         "client_reference_id": row.reference, "customer_email": row.email,
         "metadata": {"kind": "launch", "launch_ref": row.reference,
                      "site": current_app.config["SITE_NAME"]},
-        "expires_at": int((utcnow() + dt.timedelta(minutes=minutes)).timestamp()),
+        "expires_at": int(session_end(minutes).timestamp()),
     }
 
 
