@@ -13,6 +13,7 @@ from stripefleet.common.crypto import DecryptionError
 from stripefleet.site.cli.instance import build_app, instance_dir_option, overrides_for
 from stripefleet.site.extensions import db
 from stripefleet.site.serve import run_gunicorn, run_waitress
+from stripefleet.site.settings.api_keys import shared_storage_problem
 from stripefleet.site.settings.services import accepted_api_keys, undecryptable_settings
 
 NO_API_KEY = (
@@ -39,6 +40,9 @@ def serve(port: int, host: str, instance_dir: Path | None, threads: int, workers
     """
     try:
         app = build_app(instance_dir)
+        storage_problem = shared_storage_problem(app.config["RATELIMIT_STORAGE_URI"], workers)
+        if storage_problem:
+            raise click.ClickException(storage_problem)
         with app.app_context():
             undecryptable = undecryptable_settings()
             if undecryptable:
