@@ -3,12 +3,15 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import stat
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from stripefleet.common.processes import ManagedProcess, free_port
 from stripefleet.dashboard.app import create_app, ensure_schema, utc_time
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.audit.models import AppendOnlyError, AuditEvent
@@ -92,3 +95,24 @@ def test_utc_filter_shows_whole_seconds_in_utc(value: object, shown: str) -> Non
 def test_utc_filter_default_for_missing_time() -> None:
     """A missing time shows the given default (the fleet page's 'never')."""
     assert utc_time(None, "never") == "never"
+
+
+def test_a_started_dashboard_keeps_its_instance_private(
+        tmp_path: Path, start_stripefleet: Callable[..., ManagedProcess]) -> None:
+    """After a real ``dashboard serve`` start, the instance folder is 0700 and
+    ``dashboard.db``, ``huey.db`` and their ``-wal``/``-shm`` are 0600 (password hashes,
+    the audit log, encrypted values)."""
+    folder = tmp_path / "dashboard"
+    port = free_port()
+    start_stripefleet("dashboard", "serve", "--instance-dir", str(folder), "--port", str(port),
+                      env={"TEMPLATE_MASTER_API_KEY": "fleet-test-api-key-0123456789"},
+                      ready_url=f"http://127.0.0.1:{port}/api/health")
+    databases = sorted(p.name for p in folder.iterdir() if ".db" in p.name)
+    assert {"dashboard.db", "huey.db"} <= set(databases)
+    assert _mode(folder) == 0o700
+    assert {name: _mode(folder / name) for name in databases} == \
+        dict.fromkeys(databases, 0o600)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)

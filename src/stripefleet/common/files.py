@@ -1,8 +1,10 @@
-"""Private files (mode 0600), written so that a reader never sees half of one.
+"""Private files (mode 0600) and folders (0700), written so that a reader never sees
+half of one.
 
 Key rings, session keys, keys files, backups and state files all go through here:
 created with mode 0600 from the first byte (never world-readable, even for an instant),
-and made visible only once complete.
+and made visible only once complete. Instance folders (:func:`private_folder`) and
+SQLite databases (:func:`private_sqlite`) of both apps and the demo are private too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 
 def _complete_temp(folder: Path, name: str, text: str) -> str:
@@ -74,3 +78,58 @@ def read_or_create_private(path: Path, make: Callable[[], str]) -> str:
     finally:
         os.unlink(tmp)
     return path.read_text(encoding="utf-8").strip()
+
+
+#: A SQLite database's companion files (write-ahead log, shared memory, rollback journal).
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def private_folder(path: Path | str) -> Path:
+    """Create the folder ``path`` (and its parents) when missing, and make it 0700.
+
+    For instance folders: they hold databases, key rings and logs, so only their owner
+    may list or enter them. An existing folder is tightened too (an instance created
+    0755 by an older version).
+
+    Raises:
+        OSError: the folder cannot be created or its mode changed.
+    """
+    folder = Path(path)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    return folder
+
+
+def private_sqlite(url: str) -> Path | None:
+    """Make the SQLite database of ``url`` readable by its owner only (0600).
+
+    A missing database file is created empty with mode 0600 (from the first byte)
+    before SQLite opens it; SQLite then gives its ``-wal``, ``-shm`` and ``-journal``
+    files the database file's mode (https://www.sqlite.org/tempfiles.html). An existing
+    file and its companions are tightened to 0600. The folder is created (0700) when
+    missing.
+
+    Args:
+        url: a SQLAlchemy URL (``sqlite:///path``); other databases, and in-memory
+            SQLite, are left alone.
+
+    Returns:
+        The database file's path, or None when ``url`` names no SQLite file.
+
+    Raises:
+        OSError: the file cannot be created or its mode changed.
+    """
+    if not url.startswith("sqlite"):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database)
+    if not path.parent.exists():
+        private_folder(path.parent)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for candidate in (path, *(path.with_name(path.name + s) for s in SQLITE_COMPANIONS)):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(candidate, 0o600)
+    return path

@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from stripefleet.common.crypto import SecretBox
 from stripefleet.common.db import tune_engine
+from stripefleet.common.files import private_folder, private_sqlite
 from stripefleet.dashboard import models  # noqa: F401  (every table registered)
 from stripefleet.dashboard.audit import services as audit
 from stripefleet.dashboard.auth.security import init_security
@@ -44,6 +45,10 @@ def create_app(config: dict[str, Any] | None = None, *,
     overrides = dict(config or {})
     folder = instance_dir or overrides.get("INSTANCE_DIR")
     settings = load_config(folder, overrides)
+    # The instance holds password hashes, the audit log and encrypted values: 0700,
+    # its SQLite database 0600 (common.files).
+    private_folder(settings["INSTANCE_DIR"])
+    private_sqlite(settings["SQLALCHEMY_DATABASE_URI"])
     app = Flask(__name__, instance_path=settings["INSTANCE_DIR"])
     app.config.update(settings)
 

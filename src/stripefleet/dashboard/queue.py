@@ -14,11 +14,12 @@ the same task names exist on both sides. Domains queue work with :func:`task`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
 from huey import Huey, RedisHuey, SqliteHuey
+
+from stripefleet.common.files import private_folder, private_sqlite
 
 QUEUE_NAME = "stripefleet-dashboard"
 
@@ -33,8 +34,8 @@ def make_huey(config: dict[str, Any]) -> Huey:
         return Huey(QUEUE_NAME, immediate=True, results=False)
     if config.get("REDIS_URL"):
         return RedisHuey(QUEUE_NAME, url=config["REDIS_URL"], results=False)
-    path = Path(config["INSTANCE_DIR"]) / "huey.db"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_folder(config["INSTANCE_DIR"]) / "huey.db"
+    private_sqlite(f"sqlite:///{path}")  # 0600, like dashboard.db
     return SqliteHuey(QUEUE_NAME, filename=str(path), results=False)
 
 

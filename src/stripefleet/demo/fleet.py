@@ -11,6 +11,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
+from stripefleet.common.files import private_folder, private_sqlite
 from stripefleet.common.processes import ManagedProcess, free_port, stripefleet_argv
 
 _ALNUM = string.ascii_letters + string.digits
@@ -54,11 +55,13 @@ class SiteFleet:
         for index in range(1, count + 1):
             port = free_port()
             instance = workdir / f"site-{index}"
-            instance.mkdir(parents=True, exist_ok=True)
+            # Customers' personal data and encrypted keys: folder 0700, database 0600.
+            database_url = f"sqlite:///{private_folder(instance) / 'site.db'}"
+            private_sqlite(database_url)
             env = {
                 **(extra_env or {}),
                 "TEMPLATE_MASTER_API_KEY": api_key,
-                "DATABASE_URL": f"sqlite:///{instance / 'site.db'}",
+                "DATABASE_URL": database_url,
             }
             proc = ManagedProcess(
                 stripefleet_argv("site", "serve", "--host", "127.0.0.1", "--port", str(port),
