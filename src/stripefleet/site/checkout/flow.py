@@ -33,8 +33,8 @@ from flask import url_for
 
 from stripefleet.common.web import transactional
 from stripefleet.site.accounts.models import Customer
-from stripefleet.site.checkout import services
-from stripefleet.site.checkout.models import Order
+from stripefleet.site.checkout import services, stripe_gateway
+from stripefleet.site.checkout.models import PENDING, Order
 from stripefleet.site.checkout.stripe_gateway import (
     StripeFailure,
     client,
@@ -100,9 +100,13 @@ class _Opened:
 
 @unit_of_work
 def _open(request: CheckoutRequest, customer: Customer | None, *, success_url: str,
-          cancel_url: str) -> _Opened:
-    """Unit 1: the pending order with its reservation (see the module doc)."""
+          cancel_url: str | None) -> _Opened:
+    """Unit 1: the pending order with its reservation (see the module doc). Without a
+    ``cancel_url`` the storefront's cancel page is used, with the order's reference
+    (``?ref=``), so that Cancel on the pay page frees the order at once
+    (:func:`cancel_checkout`)."""
     order = services.open_order(request, customer)
+    cancel_url = cancel_url or url_for("pages.cancel", ref=order.reference, _external=True)
     params = services.session_params(order, success_url=success_url, cancel_url=cancel_url)
     return _Opened(order, params, services.idempotency_key(order))
 
@@ -137,8 +141,7 @@ def run_checkout(request: CheckoutRequest, customer: Customer | None) -> Order:
     maybe_sweep(stripe_client)
     success_url = request.success_url or (
         url_for("pages.success", _external=True) + "?session_id={CHECKOUT_SESSION_ID}")
-    cancel_url = request.cancel_url or url_for("pages.cancel", _external=True)
-    opened = _open(request, customer, success_url=success_url, cancel_url=cancel_url)
+    opened = _open(request, customer, success_url=success_url, cancel_url=request.cancel_url)
     try:
         try:
             session = create_checkout_session(opened.params,
@@ -160,3 +163,68 @@ def run_checkout(request: CheckoutRequest, customer: Customer | None) -> Order:
         raise
     _attach(opened.order, session)
     return opened.order
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """An order after :func:`cancel_checkout`: its ``status``, its Checkout Session id,
+    and its ``lines`` as ``(product id, quantity, days)`` (to put back in a cart)."""
+
+    status: str
+    session_id: str | None
+    lines: list[tuple[int, int, int]]
+
+
+@unit_of_work
+def _cancel_target(reference: str) -> tuple[int, str | None, stripe.StripeClient | None] | None:
+    """The order's id, and its session id and the Stripe client when it is to be
+    settled (pending, with a session); read before the call, like :func:`_open`."""
+    order = services.order_by_reference(reference)
+    if order is None:
+        return None
+    if order.status != PENDING or order.stripe_session_id is None:
+        return order.id, None, None
+    return order.id, order.stripe_session_id, client()
+
+
+@unit_of_work
+def _settle(order_id: int, state: stripe_gateway.SessionState) -> None:
+    order = db.session.get(Order, order_id)
+    if order is not None and order.status == PENDING:
+        log.info("order %s cancelled on the pay page: %s", order_id,
+                 services.settle_with_stripe(order, state))
+
+
+@unit_of_work
+def _cancelled(order_id: int) -> Cancelled:
+    order = db.session.get(Order, order_id)
+    assert order is not None
+    return Cancelled(order.status, order.stripe_session_id,
+                     [(line.product_id, line.quantity, line.days) for line in order.lines])
+
+
+def cancel_checkout(reference: str) -> Cancelled | None:
+    """The customer left the pay page with Cancel (the storefront's cancel URL carries
+    the order's reference): settle the order with Stripe at once instead of holding its
+    units until the session's end (README, "Selling": Pages).
+
+    The Checkout Session is expired through Stripe (``stripe_gateway.expire_session``,
+    with no transaction open during the call) and ``services.settle_with_stripe``
+    applies the answer: released when Stripe confirms it expired, paid when Stripe says
+    it was paid meanwhile. An order no longer pending is left as it is.
+
+    Returns:
+        The order's outcome, or None when no order has this reference.
+
+    Raises:
+        stripe_gateway.StripeNotConfigured, stripe_gateway.StripeFailure: Stripe could
+            not say; nothing was released (the sweep settles it later).
+    """
+    target = _cancel_target(reference)
+    if target is None:
+        return None
+    order_id, session_id, stripe_client = target
+    if session_id is not None and stripe_client is not None:
+        _settle(order_id, stripe_gateway.expire_session(session_id,
+                                                        stripe_client=stripe_client))
+    return _cancelled(order_id)

@@ -326,6 +326,11 @@ def sweep_expired(*, grace: dt.timedelta = dt.timedelta(minutes=2), limit: int =
     return apply_answers(ask_stripe(overdue_orders(grace=grace, limit=limit)))
 
 
+def order_by_reference(reference: str) -> Order | None:
+    """The order with this reference (32 hex characters), or None."""
+    return db.session.scalar(sa.select(Order).where(Order.reference == reference))
+
+
 def order_by_session(session_id: str) -> Order | None:
     """The order behind a Checkout Session id, or None."""
     return db.session.scalar(sa.select(Order).where(Order.stripe_session_id == session_id))

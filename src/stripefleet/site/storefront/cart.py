@@ -41,6 +41,15 @@ def add(product: Product, quantity: int, days: int) -> None:
     save(cart)
 
 
+def put(product: Product, quantity: int, days: int) -> None:
+    """Set the cart's line of ``product`` to ``quantity`` units (``days`` for equipment,
+    else 1): putting a cancelled order's items back twice leaves them once."""
+    cart = entries()
+    cart[str(product.id)] = {"quantity": min(quantity, MAX_QUANTITY),
+                             "days": days if product.type == EQUIPMENT else 1}
+    save(cart)
+
+
 def remove(product_id: str) -> None:
     """Take a product out of the cart (nothing when it is not in it)."""
     cart = entries()

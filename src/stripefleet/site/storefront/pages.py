@@ -13,6 +13,8 @@ transaction script (``checkout.flow.run_checkout``) has its own commit points.
 
 from __future__ import annotations
 
+import re
+
 from flask import (
     Blueprint,
     abort,
@@ -32,7 +34,8 @@ from stripefleet.site.accounts import services as accounts
 from stripefleet.site.accounts.auth import page_customer
 from stripefleet.site.checkout import services as orders
 from stripefleet.site.checkout.api import SESSION_ID
-from stripefleet.site.checkout.flow import run_checkout
+from stripefleet.site.checkout.flow import cancel_checkout, run_checkout
+from stripefleet.site.checkout.models import EXPIRED, FAILED, PAID, REFUNDED
 from stripefleet.site.checkout.reservations import OutOfStock
 from stripefleet.site.checkout.stripe_gateway import StripeFailure, StripeNotConfigured
 from stripefleet.site.checkout.validation import (
@@ -48,6 +51,9 @@ from stripefleet.site.shop.models import EQUIPMENT
 from stripefleet.site.storefront import cart as session_cart
 
 bp = Blueprint("pages", __name__)
+
+#: An order's reference (``Order.reference``): 32 hex characters.
+REFERENCE = re.compile(r"[0-9a-f]{32}")
 
 
 @bp.before_request
@@ -171,8 +177,31 @@ def _status(session_id: str) -> str | None:
 
 
 @bp.get("/commande/annulee")
-def cancel() -> str:
-    """The cancel page (the Checkout Session's ``cancel_url``)."""
+def cancel() -> str | Response:
+    """The cancel page (the Checkout Session's ``cancel_url``).
+
+    With ``?ref=<order reference>`` (the storefront's own checkouts): the order is
+    settled with Stripe at once (``checkout.flow.cancel_checkout``); released, its items
+    go back in the cart and the cart is shown (303), so that the customer can pay again;
+    paid meanwhile, the success page is shown. When Stripe cannot be reached, the page
+    says so and the items stay reserved until the session's end.
+    """
+    reference = request.args.get("ref", "")
+    if REFERENCE.fullmatch(reference):
+        try:
+            outcome = cancel_checkout(reference)
+        except (StripeNotConfigured, StripeFailure):
+            flash(_("Payment is unavailable for the moment; please try again later."))
+            outcome = None
+        if outcome is not None and outcome.status in (PAID, REFUNDED):
+            return redirect(url_for("pages.success", session_id=outcome.session_id), 303)
+        if outcome is not None and outcome.status in (EXPIRED, FAILED):
+            for product_id, quantity, days in outcome.lines:
+                product = services.find_product(product_id)
+                if product is not None:
+                    session_cart.put(product, quantity, days)
+            flash(_("Payment cancelled"))
+            return redirect(url_for("pages.cart"), 303)
     return render_template("shop/cancel.html")
 
 
