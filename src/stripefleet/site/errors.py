@@ -3,7 +3,10 @@
 Every error under ``/api/`` answers ``{"success": false, "error": code, "message":
 ...}`` (``common.web``), whether a view raised :class:`ApiError` or Flask/Werkzeug
 raised an HTTP error (404, 405, 413, ...). An unexpected exception is logged with its
-traceback and answered 500 ``internal_error`` without its text.
+traceback and answered 500 ``internal_error`` without its text. A database outage is
+answered 503 ``database_unavailable`` with ``Retry-After`` on every path (an HTML page
+outside the API), logged once when it starts and once when it ends
+(``common.outage``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from stripefleet.common.crypto import DecryptionError
+from stripefleet.common.outage import register_outage_handler
 from stripefleet.common.web import HTTP_CODES, ApiError, api_error_response, error_response
+from stripefleet.site.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +29,8 @@ def _wants_json() -> bool:
 
 
 def register_error_handlers(app: Flask) -> None:
-    """Answer API errors as JSON; other paths keep Flask's HTML errors."""
+    """Answer API errors as JSON; other paths keep Flask's HTML errors; a database
+    outage is a 503 everywhere (``common.outage``)."""
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> tuple[Response, int]:
@@ -56,3 +62,6 @@ def register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error",
                               "The site failed to process the request; see its log.")
+
+    register_outage_handler(app, session=db.session, engine=lambda: db.engine,
+                            wants_json=_wants_json, otherwise=_unexpected, name="site")
