@@ -105,3 +105,24 @@ def test_cancel_in_chromium_shows_the_cart_again(shop: Shop, chromium: Browser,
     expect(page.get_by_text("Paiement annulé")).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "2-cart-again.png"), full_page=True)
     assert shop.product(art["slug"])["available"] == 1
+
+
+def test_api_cancel_of_a_pending_order_releases_it_at_once(shop: Shop) -> None:
+    """``POST /api/orders/session/<id>/cancel`` by its customer (a headless shop's cancel
+    page): the session is expired at Stripe, the order expired and its unit released;
+    another customer gets 404 and changes nothing."""
+    (art,) = shop.products({"slug": "cancel-api", "name": "Api", "price": 5000, "stock": 1})
+    owner, other = shop.customer(), shop.customer()
+    sid = shop.checkout([{"id": art["id"], "type": "product", "quantity": 1}],
+                        owner["token"]).json()["session_id"]
+    url = f"{shop.url}/api/orders/session/{sid}/cancel"
+    theirs = requests.post(url, headers={"Authorization": f"Bearer {other['token']}"},
+                           timeout=30)
+    assert theirs.status_code == 404 and shop.product(art["slug"])["available"] == 0
+    mine = requests.post(url, headers={"Authorization": f"Bearer {owner['token']}"},
+                         timeout=30)
+    assert mine.status_code == 200, mine.text
+    assert (mine.json()["order"]["status"], mine.json()["order"]["reservation"]) == (
+        "expired", "released")
+    assert shop.emulator.sdk().v1.checkout.sessions.retrieve(sid).status == "expired"
+    assert shop.product(art["slug"])["available"] == 1

@@ -21,7 +21,8 @@ from stripefleet.common.web import ApiError
 from stripefleet.site.accounts import edge
 from stripefleet.site.accounts.auth import bearer_customer, page_customer
 from stripefleet.site.checkout import services
-from stripefleet.site.checkout.flow import run_checkout
+from stripefleet.site.checkout.flow import cancel_checkout, run_checkout
+from stripefleet.site.checkout.models import Order
 from stripefleet.site.checkout.reservations import OutOfStock
 from stripefleet.site.checkout.stripe_gateway import StripeFailure, StripeNotConfigured
 from stripefleet.site.checkout.validation import CheckoutBody, CheckoutInvalid
@@ -76,15 +77,13 @@ def checkout() -> Response | tuple[Response, int]:
                    session_id=order.stripe_session_id, order_id=order.id)
 
 
-@bp.get("/api/orders/session/<session_id>/", strict_slashes=False)
-def order_by_session(session_id: str) -> Response:
-    """The order behind a Checkout Session: ``{"success": true, "order": {...}}``.
+def _visible_order(session_id: str) -> Order:
+    """The order behind a session id, if the caller may see it: its customer (bearer
+    token or page session), an owner, or the site's API key.
 
-    Only to its customer (bearer token or page session) or with the site's API key.
-
-    :raise 400: ``invalid_request`` with ``field`` ``session_id``: not a session id
-        (a NUL byte, ...).
-    :raise 404: ``order_not_found`` (also when the caller may not see it).
+    Raises:
+        edge.BodyInvalid: ``invalid_request`` (field ``session_id``): not a session id.
+        ApiError: 404 ``order_not_found`` (also when the caller may not see it).
     """
     if not SESSION_ID.fullmatch(session_id):
         raise edge.BodyInvalid("invalid_request", "session_id is not a Checkout Session id.",
@@ -100,4 +99,43 @@ def order_by_session(session_id: str) -> Response:
                                                 or customer.is_owner)
     if order is None or not allowed:
         raise ApiError("order_not_found", "No order of yours has this session id.", status=404)
-    return jsonify(success=True, order=services.order_json(order))
+    return order
+
+
+@bp.get("/api/orders/session/<session_id>/", strict_slashes=False)
+def order_by_session(session_id: str) -> Response:
+    """The order behind a Checkout Session: ``{"success": true, "order": {...}}``.
+
+    Only to its customer (bearer token or page session) or with the site's API key.
+
+    :raise 400: ``invalid_request`` with ``field`` ``session_id``: not a session id
+        (a NUL byte, ...).
+    :raise 404: ``order_not_found`` (also when the caller may not see it).
+    """
+    return jsonify(success=True, order=services.order_json(_visible_order(session_id)))
+
+
+@bp.post("/api/orders/session/<session_id>/cancel", strict_slashes=False)
+def cancel_order(session_id: str) -> Response:
+    """The customer gave up paying (a headless shop's own cancel page): settle the order
+    with Stripe at once (``flow.cancel_checkout``: the Checkout Session expired through
+    Stripe, the reservation released; or the payment recorded, when Stripe says it was
+    paid). ``{"success": true, "order": {...}}`` with the order after it.
+
+    :raise 400, 404: as ``GET /api/orders/session/<id>/``.
+    :raise 502: ``stripe_unavailable`` / ``stripe_auth_failed`` / ``stripe_rejected``:
+        Stripe could not say; nothing released. :raise 503: ``stripe_not_configured``.
+    """
+    order = _visible_order(session_id)
+    reference, order_id = order.reference, order.id
+    try:
+        cancel_checkout(reference)
+    except StripeNotConfigured:
+        raise ApiError("stripe_not_configured",
+                       "This site has no Stripe secret key yet; the fleet must push one.",
+                       status=503) from None
+    except StripeFailure as exc:
+        raise ApiError(exc.code, exc.message, status=502) from None
+    settled = db.session.get(Order, order_id)
+    assert settled is not None
+    return jsonify(success=True, order=services.order_json(settled))
