@@ -9,22 +9,30 @@ committed). The 403 handler of :class:`~stripefleet.dashboard.http.Denied` is a 
 point of its own: after the rollback it writes the refusal's audit row through the
 ``audit`` writer given to :func:`register_error_handlers` and commits it, so that a
 refusal is audited whatever the view had written before.
+
+A database outage (``common.outage``) is answered 503 ``database_unavailable`` with
+``Retry-After`` (JSON, or a small HTML page that needs no database), logged once when it
+starts and once when it ends, instead of a 500 and a traceback per request.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Protocol
 
 from flask import Flask, jsonify, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from stripefleet.common.outage import register_outage_handler
 from stripefleet.common.web import HTTP_CODES, ApiError
 from stripefleet.dashboard.extensions import db
 from stripefleet.dashboard.http import Denied, wants_json
 
 CSRF_MESSAGE = "The form or request is missing its CSRF token, or it is stale: reload."
 INTERNAL_MESSAGE = "Something went wrong on the dashboard's side; it is logged."
+
+log = logging.getLogger(__name__)
 
 
 class AuditWriter(Protocol):
@@ -79,3 +87,11 @@ def register_error_handlers(app: Flask, *, audit: AuditWriter) -> None:
         if wants_json():
             return jsonify(success=False, error="internal_error", message=INTERNAL_MESSAGE), 500
         return INTERNAL_MESSAGE, 500
+
+    def _database_bug(exc: Exception) -> Any:
+        # A database error that is not an outage: a 500, with its traceback in the log.
+        log.error("unhandled database error", exc_info=exc)
+        return _internal(exc)
+
+    register_outage_handler(app, session=db.session, engine=lambda: db.engine,
+                            wants_json=wants_json, otherwise=_database_bug, name="dashboard")
