@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
 import signal
 import socket
@@ -26,6 +27,83 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+class PortInUse(OSError):
+    """A server could not listen on its port because another socket holds it.
+
+    The message is the sentence the CLI prints ("port N is in use on HOST: ..."), with
+    what to do about it. The root command (:mod:`stripefleet.cli`) prints it as
+    ``error: <message>`` and exits 1.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        super().__init__(
+            errno.EADDRINUSE,
+            f"port {port} is in use on {host}: another program listens there; stop it, "
+            "or choose another port with --port")
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def is_port_in_use(exc: BaseException) -> bool:
+    """True when ``exc`` is the kernel's "address already in use" (``EADDRINUSE``)."""
+    return isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE
+
+
+def bind_error(exc: OSError, host: str, port: int) -> OSError:
+    """The error to raise when binding ``host:port`` failed with ``exc``: :class:`PortInUse`
+    for a port in use, else an ``OSError`` whose message names the address
+    ("cannot listen on 10.0.0.9:8000: Cannot assign requested address")."""
+    if is_port_in_use(exc):
+        return PortInUse(host, port)
+    return OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind ``host:port`` once and release it, as a server about to bind it would.
+
+    For servers that bind the port themselves later (gunicorn): the check runs before
+    anything is printed or started, so that a port in use is one clear sentence. The
+    socket sets ``SO_REUSEADDR`` as waitress, gunicorn and aiohttp do, so a port left in
+    ``TIME_WAIT`` is free and only a listening socket counts as in use.
+
+    Raises:
+        PortInUse: another socket holds the port.
+        OSError: any other reason the address cannot be bound (no such address...).
+    """
+    bind_listening_socket(host, port).close()
+
+
+def bind_listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` and listening (``port`` 0: the kernel picks).
+
+    The emulator binds with it first, then writes its keys file and serves on it
+    (aiohttp's ``run_app(sock=...)``), so that nothing is written by a server that
+    cannot serve.
+
+    Raises:
+        PortInUse: another socket holds the port.
+        OSError: any other reason the address cannot be bound.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, socktype, proto, _, address = infos[0]
+    sock = socket.socket(family, socktype, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise bind_error(exc, host, port) from None
+    return sock
 
 
 class ProcessFailed(RuntimeError):

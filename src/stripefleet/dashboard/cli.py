@@ -38,7 +38,7 @@ from typing import Any
 
 import click
 
-from stripefleet.common.processes import stripefleet_argv
+from stripefleet.common.processes import check_port_free, stripefleet_argv
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -73,12 +73,15 @@ def web(instance_dir: Path | None, host: str, port: int, threads: int, workers: 
     overrides = {"LOOPBACK_HTTP": host in LOOPBACK}
     app = manage.open_app(instance_dir, **overrides)
     _announce_synced(manage.sync_sites(app))
-    click.echo(f"Dashboard on http://{host}:{port}/", err=True)
     if workers > 1:
+        check_port_free(host, port)  # PortInUse before the banner; gunicorn binds it next
+        click.echo(f"Dashboard on http://{host}:{port}/", err=True)
         manage.serve_gunicorn(app.config["INSTANCE_DIR"], overrides, host=host, port=port,
                               workers=workers, threads=threads)
         return
-    manage.serve_waitress(app, host=host, port=port, threads=threads)
+    server = manage.WaitressServer(app, host=host, port=port, threads=threads)  # binds
+    click.echo(f"Dashboard on http://{host}:{port}/", err=True)
+    server.run()
 
 
 @dashboard.command()
@@ -159,15 +162,24 @@ def serve(instance_dir: Path | None, host: str, port: int, workers: int) -> None
     def _terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    manage.check_queue(app)  # an unreachable queue: one sentence, not a failing worker
+    # The port first: a web app that cannot listen starts no worker (PortInUse: exit 1
+    # with the sentence, through the root command).
+    server = manage.WaitressServer(app, host=host, port=port, threads=8)
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)  # even when started with SIGINT ignored (&)
-    supervisor.start()
-    worker_pid = supervisor.proc.pid if supervisor.proc else None
-    click.echo(f"Dashboard on http://{host}:{port}/ (worker pid {worker_pid})", err=True)
     try:
-        manage.serve_waitress(app, host=host, port=port, threads=8)
+        supervisor.start()
+        worker_pid = supervisor.proc.pid if supervisor.proc else None
+        click.echo(f"Dashboard on http://{host}:{port}/ (worker pid {worker_pid})", err=True)
+        server.run()
     except KeyboardInterrupt:
         pass
+    except Exception:
+        # The web app failed: its worker goes with it, and the reason follows as one
+        # line (the root command prints it, exit 1; --debug shows the traceback).
+        click.echo("the web app stopped on an error; stopping its worker", err=True)
+        raise
     finally:
         supervisor.stop()
         click.echo("Dashboard and worker stopped.", err=True)

@@ -16,8 +16,9 @@ from typing import Any
 import click
 from flask import Flask
 from gunicorn.app.base import BaseApplication
-from waitress import serve as waitress_serve
+from waitress import create_server
 
+from stripefleet.common.processes import bind_error, check_port_free
 from stripefleet.common.web import ApiError
 from stripefleet.dashboard.app import create_app, ensure_schema
 from stripefleet.dashboard.audit import services as audit
@@ -101,8 +102,26 @@ def import_sites(app: Flask, text: str) -> dict[str, Any]:
     return result
 
 
+def check_queue(app: Flask) -> None:
+    """Read the app's queue once (its length), so that a queue that cannot be reached
+    stops the command at start with one sentence instead of a consumer logging the same
+    traceback every second.
+
+    Raises:
+        redis.exceptions.ConnectionError: ``REDIS_URL`` does not answer (the root
+            command prints it as ``error: Redis is not reachable: ...``, exit 1).
+        OSError, sqlite3.Error: the embedded queue's file cannot be opened.
+    """
+    get_huey(app).pending_count()
+
+
 def run_worker(app: Flask, workers: int) -> None:
-    """Run a Huey consumer of the app's queue with ``workers`` threads, until stopped."""
+    """Run a Huey consumer of the app's queue with ``workers`` threads, until stopped.
+
+    Raises:
+        redis.exceptions.ConnectionError: the queue cannot be reached (:func:`check_queue`).
+    """
+    check_queue(app)
     huey = get_huey(app)
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
                                     initial_delay=0.05, max_delay=0.5)
@@ -110,9 +129,30 @@ def run_worker(app: Flask, workers: int) -> None:
     consumer.run()
 
 
-def serve_waitress(app: Flask, *, host: str, port: int, threads: int) -> None:
-    """Serve the app with waitress until interrupted."""
-    waitress_serve(app, host=host, port=port, threads=threads, ident="stripefleet")
+class WaitressServer:
+    """The app's waitress server, its socket bound: :meth:`run` serves until interrupted.
+
+    Binding comes first so that ``serve`` and ``web`` announce the dashboard, and
+    ``serve`` starts its worker, only once the port is theirs (README, "Running it").
+
+    Raises:
+        PortInUse: another socket holds the port.
+        OSError: any other reason the address cannot be bound.
+    """
+
+    def __init__(self, app: Flask, *, host: str, port: int, threads: int) -> None:
+        try:
+            self.server = create_server(app, host=host, port=port, threads=threads,
+                                        ident="stripefleet")
+        except OSError as exc:
+            raise bind_error(exc, host, port) from None
+
+    def run(self) -> None:
+        """Serve until interrupted (blocks); the socket is closed on the way out."""
+        try:
+            self.server.run()
+        finally:
+            self.server.close()
 
 
 class GunicornApp(BaseApplication):  # type: ignore[misc]
@@ -137,7 +177,12 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
 
 def serve_gunicorn(instance_dir: str, overrides: dict[str, Any], *, host: str, port: int,
                    workers: int, threads: int) -> None:
-    """Serve with gunicorn (``workers`` processes of ``threads`` threads, gthread)."""
+    """Serve with gunicorn (``workers`` processes of ``threads`` threads, gthread).
+
+    Raises:
+        PortInUse: another socket holds the port (checked before gunicorn starts).
+    """
+    check_port_free(host, port)
     GunicornApp(instance_dir, overrides, {
         "bind": f"{host}:{port}", "workers": workers, "threads": threads,
         "worker_class": "gthread", "accesslog": None}).run()

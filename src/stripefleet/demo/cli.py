@@ -13,6 +13,7 @@ serves until Ctrl-C. No process is left behind.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import sys
@@ -31,6 +32,80 @@ from stripefleet.demo import dashboard, steps
 from stripefleet.demo.emulator import DemoStripe, register_webhook_endpoints, start_emulator
 from stripefleet.demo.fleet import DemoSite, SiteFleet, random_token
 from stripefleet.demo.purchase import buy_artwork
+
+#: The prefix of the demo's temporary folders, in the system's temporary folder.
+TEMP_PREFIX = "stripefleet-demo-"
+
+#: The file in each temporary folder naming the demo that owns it: "<pid> <start time>".
+PID_FILE = "demo.pid"
+
+
+def _start_time(pid: int) -> str | None:
+    """The start time of process ``pid`` (clock ticks since boot, ``/proc/PID/stat``'s
+    22nd field), or None when there is no such process or no ``/proc``. With the pid it
+    names one process: a pid reused by another program has another start time."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _alive(pid: int, started: str | None) -> bool:
+    """True when the demo ``pid`` (started at ``started``, if known) still runs."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: it runs
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (OSError, IndexError):
+        state = ""
+    if state == "Z":
+        return False  # killed, not yet reaped by its parent
+    now = _start_time(pid)
+    return started is None or now is None or now == started
+
+
+def write_pid_file(root: Path) -> None:
+    """Mark ``root`` as this demo's folder (its pid and start time, mode 0600)."""
+    pid = os.getpid()
+    fd = os.open(root / PID_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"{pid} {_start_time(pid) or '-'}\n")
+
+
+def remove_stale_folders(temp_dir: Path) -> list[tuple[Path, int]]:
+    """Remove the temporary folders of demos that died without cleaning up.
+
+    A demo killed with SIGKILL cannot remove its temporary folder, which holds the
+    fleet's API key, the Stripe keys and each site's encryption key (README, "The
+    demo"). Each folder has a pid file; a folder of this user whose demo no longer runs
+    is removed. A folder without a pid file (a demo from before pid files, or one
+    killed in its first instant) is left alone: nothing says that it is stale.
+
+    Returns:
+        (folder, pid of the dead demo) for each folder removed.
+    """
+    removed: list[tuple[Path, int]] = []
+    for folder in sorted(temp_dir.glob(f"{TEMP_PREFIX}*")):
+        try:
+            if folder.is_symlink() or not folder.is_dir() or \
+                    folder.stat().st_uid != os.getuid():
+                continue
+            pid_text, _, started = (folder / PID_FILE).read_text().strip().partition(" ")
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if pid == os.getpid() or _alive(pid, None if started in ("", "-") else started):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            removed.append((folder, pid))
+    return removed
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -61,7 +136,14 @@ def demo(site_count: int, once: bool, workdir: Path | None) -> None:
     Everything runs on 127.0.0.1 with test-mode keys; nothing leaves the machine.
     """
     console = Console(highlight=False, soft_wrap=True)
-    root = Path(tempfile.mkdtemp(prefix="stripefleet-demo-")) if workdir is None else workdir
+    for folder, pid in remove_stale_folders(Path(tempfile.gettempdir())):
+        console.print(f"removed {folder}: the temporary folder of a demo that no longer "
+                      f"runs (pid {pid}, killed before it could clean up; it held keys)")
+    if workdir is None:
+        root = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+        write_pid_file(root)
+    else:
+        root = workdir
     root.mkdir(parents=True, exist_ok=True)
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     ok = False

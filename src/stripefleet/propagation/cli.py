@@ -16,6 +16,7 @@ import asyncio
 import dataclasses
 import json
 import sys
+import tempfile
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -187,6 +188,34 @@ def _api_key(config: cfg.CliConfig) -> str:
     return config.api_key
 
 
+def _check_output(path: Path) -> None:
+    """Refuse a backup path that cannot be written, before any site is read.
+
+    The folder must exist and accept a new file (the backup is written atomically: a
+    temporary file in the same folder, then renamed), and the path must not be a
+    folder. README, "Pushing keys to the fleet" (backup): exit 2, nothing read.
+
+    Raises:
+        UsageFailure: the sentence saying what is wrong with the path.
+    """
+    target = path.absolute()
+    folder = target.parent
+    if target.is_dir():
+        raise UsageFailure(f"cannot write the backup to {path}: it is a folder; give a file "
+                           "path, e.g. backup.json")
+    if not folder.exists():
+        raise UsageFailure(f"cannot write the backup to {path}: the folder {folder} does "
+                           "not exist (create it first)")
+    if not folder.is_dir():
+        raise UsageFailure(f"cannot write the backup to {path}: {folder} is not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".stripefleet-backup-check-"):
+            pass
+    except OSError as exc:
+        raise UsageFailure(f"cannot write the backup to {path}: the folder {folder} does "
+                           f"not accept new files ({exc.strerror or exc})") from None
+
+
 def _sites(path: Path) -> SitesFile:
     try:
         sites = load_sites(path)
@@ -331,7 +360,10 @@ class _Push:
                 click.echo(json.dumps({"preflight_refused": {"code": exc.code,
                                                              "message": exc.message}}))
             else:
-                click.echo(f"preflight refused: {exc.code}: {exc.message}")
+                # One line: Stripe's SDK wraps its network errors over several.
+                where = self.config.stripe_api_base or "https://api.stripe.com"
+                click.echo(f"preflight refused: {exc.code}: {' '.join(exc.message.split())}"
+                           f" (Stripe at {where}; nothing was pushed)")
             if not self.dry_run:
                 _notify(self.notify_urls, f"stripefleet push {self.kind}: refused by the "
                         "preflight", [f"Stripe refused the secret key: {exc.code}",
@@ -661,11 +693,12 @@ verify = verify_command  # the name stripefleet.cli.COMMANDS maps to
 
 @click.command()
 @sites_file_option
-@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--output", "-o", required=True, type=click.Path(path_type=Path),
               help="The backup file to write (JSON, mode 0600).")
 @engine_options
 def backup(sites_file: Path, output: Path, **params: Any) -> None:
     """Save every site's settings: publishable keys in clear, secrets as fingerprints."""
+    _check_output(output)
     config = _config()
     api_key = _api_key(config)
     sites = _sites(sites_file)

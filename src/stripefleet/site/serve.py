@@ -12,15 +12,41 @@ from collections.abc import Mapping
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
-from waitress import serve
+from waitress import create_server
 
+from stripefleet.common.processes import bind_error, check_port_free
 from stripefleet.site.app import create_app
 
 
-def run_waitress(app: Any, *, host: str, port: int, threads: int) -> None:
-    """Serve ``app`` with waitress until interrupted (blocks)."""
-    serve(app, host=host, port=port, threads=threads, ident="stripefleet-site",
-          channel_timeout=30)
+class WaitressServer:
+    """A waitress server whose socket is bound: :meth:`run` serves until interrupted.
+
+    Binding and serving are two steps so that ``stripefleet site serve`` says
+    "serving on ..." only once the port is its own (README, "A site").
+
+    Args:
+        app: the WSGI app.
+        host, port: where to listen.
+        threads: waitress's worker threads.
+
+    Raises:
+        PortInUse: another socket holds the port.
+        OSError: any other reason the address cannot be bound.
+    """
+
+    def __init__(self, app: Any, *, host: str, port: int, threads: int) -> None:
+        try:
+            self.server = create_server(app, host=host, port=port, threads=threads,
+                                        ident="stripefleet-site", channel_timeout=30)
+        except OSError as exc:
+            raise bind_error(exc, host, port) from None
+
+    def run(self) -> None:
+        """Serve until interrupted (blocks); the socket is closed on the way out."""
+        try:
+            self.server.run()
+        finally:
+            self.server.close()
 
 
 class SiteApplication(BaseApplication):  # type: ignore[misc]
@@ -49,7 +75,12 @@ def run_gunicorn(overrides: Mapping[str, Any], *, host: str, port: int, workers:
 
     Args:
         overrides: the ``create_app`` overrides each worker builds its app with.
+
+    Raises:
+        PortInUse: another socket holds the port (checked before gunicorn starts, which
+            would otherwise retry for 5 s and exit with its own log lines).
     """
+    check_port_free(host, port)
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,

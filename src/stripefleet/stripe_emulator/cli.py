@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from stripefleet.common.keys import mask
+from stripefleet.common.processes import bind_listening_socket
 from stripefleet.stripe_emulator.config import API_VERSION, EmulatorConfig
 from stripefleet.stripe_emulator.keystore import DEFAULT_KEYS_FILE
 
@@ -78,13 +79,18 @@ def stripe_emulator(host: str, port: int, keys_file: Path | None, state_file: Pa
     try:
         state = store.load()
     except (OSError, ValueError) as exc:
-        raise click.ClickException(f"cannot read the state file: {exc}") from exc
+        raise click.ClickException(f"cannot read the state file: {exc}") from None
+    # Bind first (PortInUse: "port N is in use", exit 1 through the root command), then
+    # create the keys: an emulator that cannot serve writes no keys file.
+    sock = bind_listening_socket(host, port)
+    port = int(sock.getsockname()[1])
     keys = KeyStore(config.keys_file)
     emu = Emulator(config, state, keys, store)
     try:
         created = keys.load_or_create(emu.now(), default_account_id=state.account_id)
     except (OSError, ValueError) as exc:
-        raise click.ClickException(f"cannot use the keys file: {exc}") from exc
+        sock.close()
+        raise click.ClickException(f"cannot use the keys file: {exc}") from None
     state.account_id = keys.default_account.id
     pair = keys.pairs[0]
     url = f"http://{host}:{port}"
@@ -97,6 +103,6 @@ def stripe_emulator(host: str, port: int, keys_file: Path | None, state_file: Pa
     click.echo(f"state file: {config.state_file or 'none (memory only)'}")
     click.echo(f"sites: STRIPE_API_BASE={url}")
     logging.getLogger("aiohttp.access").setLevel(logging.INFO)
-    web.run_app(create_app(emu), host=host, port=port, print=None,
+    web.run_app(create_app(emu), sock=sock, print=None,
                 access_log_class=MaskingAccessLogger, shutdown_timeout=5)
 

@@ -10,9 +10,10 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from stripefleet.common.crypto import DecryptionError
+from stripefleet.common.processes import check_port_free
 from stripefleet.site.cli.instance import build_app, instance_dir_option, overrides_for
 from stripefleet.site.extensions import db
-from stripefleet.site.serve import run_gunicorn, run_waitress
+from stripefleet.site.serve import WaitressServer, run_gunicorn
 from stripefleet.site.settings.api_keys import shared_storage_problem
 from stripefleet.site.settings.services import accepted_api_keys, undecryptable_settings
 
@@ -65,11 +66,16 @@ def serve(port: int, host: str, instance_dir: Path | None, threads: int, workers
     logger = logging.getLogger("stripefleet.site")
     if logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)
-    click.echo(f"stripefleet site serving on http://{host}:{port} "
-               f"(instance {app.instance_path}, database {url})", err=True)
-    sys.stderr.flush()
+    banner = (f"stripefleet site serving on http://{host}:{port} "
+              f"(instance {app.instance_path}, database {url})")
     if workers > 1:
+        check_port_free(host, port)  # PortInUse before the banner; gunicorn binds it next
+        click.echo(banner, err=True)
+        sys.stderr.flush()
         run_gunicorn(overrides_for(instance_dir), host=host, port=port, workers=workers,
                      threads=threads)
-    else:
-        run_waitress(app, host=host, port=port, threads=threads)
+        return
+    server = WaitressServer(app, host=host, port=port, threads=threads)  # binds (PortInUse)
+    click.echo(banner, err=True)
+    sys.stderr.flush()
+    server.run()
