@@ -31,6 +31,7 @@ from stripefleet.common.processes import ManagedProcess
 from stripefleet.demo import dashboard, steps
 from stripefleet.demo.emulator import DemoStripe, register_webhook_endpoints, start_emulator
 from stripefleet.demo.fleet import DemoSite, SiteFleet, random_token
+from stripefleet.demo.http import DemoHTTPError
 from stripefleet.demo.purchase import buy_artwork
 
 #: The prefix of the demo's temporary folders, in the system's temporary folder.
@@ -195,7 +196,11 @@ def _run(console: Console, root: Path, site_count: int, once: bool) -> bool:
                 _print_try_it(console, sites[0], emulator, handle, env_file, sites_file)
                 if once:
                     console.print("\n[bold]a purchase on site 1[/bold] (--once)")
-                    ok = buy_artwork(console, sites[0].url, emulator.url) and ok
+                    try:
+                        ok = buy_artwork(console, sites[0].url, emulator.url) and ok
+                    except (OSError, DemoHTTPError) as exc:  # TimeoutError is an OSError
+                        console.print(f"  the purchase failed: {exc}")
+                        ok = False
                     console.print(f"\n[bold]done[/bold]: {'all good' if ok else 'FAILED'}; "
                                   "stopping every process.")
                     return ok

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,10 @@ def safety_net(console: Console, handle: dashboard.DashboardHandle,
         console.print(f"  the rollback (rollout {back_id}) restored the canary's previous key:")
         print_rollout(console, back)
         ok = ok and back["rollout"]["state"] == "succeeded"
+        # The halted rollout's own recap, once its rollback has marked what it undid.
+        parent = _after_rollback(handle, rollout["id"])
+        recap = Recap({**Recap().counts, **(parent.get("recap") or {})})
+        console.print(f"  rollout {parent['id']} {parent['state']}: {recap.line()}")
     else:
         ok = False
         console.print("  no rollback was started")
@@ -145,6 +150,18 @@ def safety_net(console: Console, handle: dashboard.DashboardHandle,
     console.print("\n[bold]then the right key[/bold] (a new key of the same account)")
     final = push_through_dashboard(console, handle, SECRET_KEY, good)
     return ok and final["rollout"]["state"] == "succeeded", good
+
+
+def _after_rollback(handle: dashboard.DashboardHandle, rollout_id: int, *,
+                    timeout: float = 30.0) -> dict[str, Any]:
+    """The halted rollout once its rollback has marked it ``rolled_back`` (or as it
+    stands after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rollout: dict[str, Any] = dashboard.rollout(handle, rollout_id)["rollout"]
+        if rollout["state"] == "rolled_back" or time.monotonic() > deadline:
+            return rollout
+        time.sleep(0.1)
 
 
 def push_per_site(console: Console, sites: list[DemoSite], api_key: str, setting: str,
