@@ -277,3 +277,21 @@ def test_emulator_on_an_address_it_cannot_use(tmp_path: Path) -> None:
     assert done.returncode == 1, out
     assert "cannot listen on 192.0.2.1:0" in out and "Traceback" not in out
     assert not (tmp_path / "stripe-emulator-keys.json").exists()
+
+
+def test_push_with_an_unwritable_history_keeps_its_exit_code(tmp_path: Path,
+                                                             dead_port: int) -> None:
+    """``push`` whose history cannot be written (``STRIPEFLEET_HOME`` under ``/sys``,
+    read-only even for root): a warning naming the file, the push's own exit code (1: the
+    site is unreachable), no ``error:`` and no traceback."""
+    sites = tmp_path / "sites.txt"
+    sites.write_text(f"http://127.0.0.1:{dead_port}\n")
+    done = run(tmp_path, "push", "stripe_publishable_key", "--value",
+               "pk_test_CliErrorsPublishable000000", "--sites-file", str(sites),
+               "--retries", "0",
+               env={"TEMPLATE_MASTER_API_KEY": API_KEY, "STRIPEFLEET_HOME": "/sys/stripefleet"})
+    out = output_of(done)
+    assert done.returncode == 1, out
+    assert "unreachable=1" in out
+    assert "the history could not be written to /sys/stripefleet/history.jsonl" in out
+    assert "error:" not in out and "Traceback" not in out

@@ -134,3 +134,36 @@ def test_serve_stops_its_worker(tmp_path: Path, signum: int) -> None:
     else:
         raise AssertionError("the worker outlived serve")
     assert "Dashboard and worker stopped." in serve.log_tail()
+
+
+def test_serve_killed_takes_its_worker_with_it(tmp_path: Path) -> None:
+    """``dashboard serve`` killed with SIGKILL (it cannot stop anything itself): its
+    worker child gets SIGTERM from the kernel and exits, not left running alone."""
+    port = free_port()
+    serve = ManagedProcess(stripefleet_argv("dashboard", "serve", "--port", str(port),
+                                            "--instance-dir", str(tmp_path / "d")),
+                           env={"TEMPLATE_MASTER_API_KEY": "fleet-test-api-key-0123456789"},
+                           log_path=tmp_path / "serve.log", die_with_parent=True)
+    with serve:
+        serve.wait_http(f"http://127.0.0.1:{port}/api/health", timeout=60)
+        match = re.search(r"worker pid (\d+)", serve.log_tail())
+        assert match, serve.log_tail()
+        worker_pid = int(match.group(1))
+        assert serve.proc is not None
+        serve.proc.send_signal(signal.SIGKILL)  # serve only, not its process group
+        serve.proc.wait(timeout=30)
+        for _ in range(600):
+            try:
+                os.kill(worker_pid, 0)
+            except ProcessLookupError:
+                break
+            try:
+                stat = Path(f"/proc/{worker_pid}/stat").read_text()
+            except OSError:
+                break
+            state = stat.rsplit(")", 1)[-1].split()
+            if state and state[0] == "Z":
+                break  # exited; its new parent (init) reaps it
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the worker outlived a killed serve")

@@ -156,7 +156,7 @@ class ManagedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if self.die_with_parent else None,  # noqa: PLW1509
+                preexec_fn=die_with_parent if self.die_with_parent else None,  # noqa: PLW1509
             )
         return self
 
@@ -243,8 +243,11 @@ class ManagedProcess:
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: ask Linux for SIGTERM when the parent dies."""
+def die_with_parent() -> None:
+    """In the child, before exec (``Popen(preexec_fn=die_with_parent)``): ask Linux for
+    SIGTERM when the parent dies, even by SIGKILL (``PR_SET_PDEATHSIG``, prctl(2)). Linux
+    ties it to the parent *thread*: start the child from a thread that lives as long as
+    the parent process."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

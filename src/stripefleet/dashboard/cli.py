@@ -38,7 +38,7 @@ from typing import Any
 
 import click
 
-from stripefleet.common.processes import check_port_free, stripefleet_argv
+from stripefleet.common.processes import check_port_free, die_with_parent, stripefleet_argv
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -120,7 +120,11 @@ class _Supervisor:
         self.thread.start()
 
     def _spawn(self) -> None:
-        self.proc = subprocess.Popen(self.argv, start_new_session=True)
+        # The worker dies with serve, even when serve is killed with SIGKILL: no worker
+        # is left running a queue nobody watches. Spawned from the main thread or the
+        # supervisor's, both of which live as long as serve.
+        self.proc = subprocess.Popen(self.argv, start_new_session=True,
+                                     preexec_fn=die_with_parent)  # noqa: PLW1509
 
     def _watch(self) -> None:
         while not self.stopping.wait(0.5):

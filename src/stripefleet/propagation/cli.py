@@ -271,11 +271,17 @@ def _exit(reporter: Reporter, interrupted: bool) -> int:
 def _record(config: cfg.CliConfig, command: str, sites_file: str, setting: str,
             value_fp: str | None, reporter: Reporter, code: int, *,
             recap_override: Recap | None = None, **extra: Any) -> None:
+    """Append the command's line to the history; a history that cannot be written is a
+    warning, never a change of the exit code: the sites were already pushed to."""
     recap = recap_override or reporter.recap
-    hist.append(config.history_path, {
-        "time": hist.now_utc(), "operator": config.operator, "command": command,
-        "sites_file": sites_file, "setting": setting, "value_fingerprint": value_fp,
-        "targets": reporter.total, "recap": recap.counts, "exit_code": code, **extra})
+    try:
+        hist.append(config.history_path, {
+            "time": hist.now_utc(), "operator": config.operator, "command": command,
+            "sites_file": sites_file, "setting": setting, "value_fingerprint": value_fp,
+            "targets": reporter.total, "recap": recap.counts, "exit_code": code, **extra})
+    except OSError as exc:
+        warn(f"the history could not be written to {config.history_path} "
+             f"({exc.strerror or exc}); set STRIPEFLEET_HOME to a writable folder")
 
 
 def _pair_values(value: str | None, value_stdin: bool, config: cfg.CliConfig) -> dict[str, str]:
