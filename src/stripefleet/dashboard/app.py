@@ -15,6 +15,7 @@ from stripefleet.common.db import tune_engine
 from stripefleet.common.files import private_folder, private_sqlite
 from stripefleet.dashboard import models  # noqa: F401  (every table registered)
 from stripefleet.dashboard.audit import services as audit
+from stripefleet.dashboard.auth import throttle as login_throttle
 from stripefleet.dashboard.auth.security import init_security
 from stripefleet.dashboard.config import load_config
 from stripefleet.dashboard.errors import register_error_handlers
@@ -67,6 +68,7 @@ def create_app(config: dict[str, Any] | None = None, *,
     app.extensions["stripefleet_box"] = SecretBox(settings["ENCRYPTION_RING"])
 
     init_security(app)
+    login_throttle.init_app(app)
     register_error_handlers(app, audit=audit.record)
     init_queue(app, TASK_REGISTRARS)
     register_blueprints(app)

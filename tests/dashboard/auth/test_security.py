@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from stripefleet.dashboard.app import create_app, ensure_schema
 from stripefleet.dashboard.audit.models import AuditEvent
+from stripefleet.dashboard.auth import services
 from stripefleet.dashboard.extensions import db
 from stripefleet.propagation import retry
 from stripefleet.testing.fleet import FaultFleet
@@ -239,17 +240,18 @@ def test_login_form_needs_csrf(world: Any) -> None:
     assert resp.status_code == 400
 
 
-def test_lockout_after_repeated_failures(make_app: Any) -> None:
-    """After LOCKOUT_ATTEMPTS wrong passwords the account is locked: even the right
-    password is refused (429 ``account_locked``), and each failure is audited."""
+def test_repeated_failures_make_the_account_wait(make_app: Any) -> None:
+    """After LOCKOUT_ATTEMPTS wrong passwords the account waits: even the right password
+    is refused, with the same 401 and message as a wrong one (nothing tells a waiting
+    account from a wrong password or an unknown email), and each failure is audited."""
     app = make_app(LOCKOUT_ATTEMPTS=3)
     account = add_user(app, "viewer", "locked@example.org")
     client = app.test_client()
     for _ in range(3):
         assert login(client, account.email, "wrong password!!").status_code == 401
     resp = login(client, account.email, PASSWORD)
-    assert resp.status_code == 429
-    assert "locked" in resp.get_data(as_text=True)
+    assert resp.status_code == 401
+    assert services.LOGIN_FAILED_MESSAGE in resp.get_data(as_text=True)
     with app.app_context():
         denied = db.session.scalars(db.select(AuditEvent).where(
             AuditEvent.action == "auth.login", AuditEvent.outcome == "denied")).all()

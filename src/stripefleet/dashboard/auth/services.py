@@ -1,4 +1,4 @@
-"""Users, passwords (argon2id), lockout and API tokens.
+"""Users, passwords (argon2id), the login's throttle (``auth.throttle``) and API tokens.
 
 Passwords are hashed with argon2-cffi's ``PasswordHasher`` (argon2id, its defaults
 follow RFC 9106). API tokens are 256-bit random strings shown once; only their SHA-256
@@ -22,11 +22,12 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import joinedload
 
 from stripefleet.common.db import utcnow
 from stripefleet.common.web import ApiError, Conflict, NotFound
+from stripefleet.dashboard.auth import throttle
 from stripefleet.dashboard.auth.models import ROLES, ApiToken, User
 from stripefleet.dashboard.extensions import db
 
@@ -44,7 +45,8 @@ def _dummy_hash() -> str:
 
 
 class LoginFailed(ApiError):
-    """Wrong email or password (one message for both), or the account is locked."""
+    """A refused login: one message for a wrong email, a wrong password and an account
+    that waits (401); 429 only for an address over its budget."""
 
     status = 401
 
@@ -83,34 +85,66 @@ def get_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
-def authenticate(email: str, password: str) -> User:
-    """Check a login; count failures and lock the account after too many (flushes).
+#: The one message of every refused login (wrong email, wrong password, an account that
+#: waits): it reveals neither whether the account exists nor whether it waits.
+LOGIN_FAILED_MESSAGE = ("Wrong email or password, or too many recent failures: check "
+                        "them and try again in a minute.")
 
-    After ``LOCKOUT_ATTEMPTS`` consecutive failures the account is locked for
-    ``LOCKOUT_MINUTES``; while locked even the right password is refused.
+
+def authenticate(email: str, password: str, *, address: str | None = None) -> User:
+    """Check a login, throttled per account and per address (auth.throttle; flushes).
+
+    The account's row is claimed with one conditional UPDATE (``... WHERE locked_until
+    IS NULL OR locked_until <= now RETURNING failed_logins``) before the password is
+    checked: it holds the row until the request commits, so that concurrent attempts on
+    one account are checked one at a time, and an account that waits is refused without
+    a check. After ``LOCKOUT_ATTEMPTS`` consecutive failures the account waits 30 s,
+    doubling with each further failure, at most ``LOCKOUT_MINUTES``
+    (``throttle.account_delay``); a success resets it. An unknown, inactive or waiting
+    account is answered exactly like a wrong password, after an argon2 verification of
+    the same cost (no account enumeration by message, status or timing).
+
+    Args:
+        email, password: the form's fields.
+        address: the client's address (``request.remote_addr``), throttled across
+            accounts; None skips the address throttle (the CLI).
 
     Raises:
-        LoginFailed: ``invalid_credentials`` or ``account_locked`` (status 429 then).
+        LoginFailed: 401 ``invalid_credentials`` for every refusal above; 429
+            ``too_many_attempts`` with ``Retry-After`` when the address is over its
+            budget (whatever the account).
     """
+    limiter = throttle.address_throttle() if address else None
+    if limiter is not None and address is not None:
+        wait = limiter.retry_after(address)
+        if wait is not None:
+            raise _address_refusal(wait)
     user = get_user_by_email(email or "")
-    if user is None or not user.active:
+    now = utcnow()
+    claimed: int | None = None
+    if user is not None and user.active:
+        claimed = db.session.execute(
+            update(User).where(User.id == user.id,
+                               or_(User.locked_until.is_(None), User.locked_until <= now))
+            .values(failed_logins=User.failed_logins).returning(User.failed_logins)
+            .execution_options(synchronize_session=False)).scalar_one_or_none()
+    if user is None or claimed is None:
         with contextlib.suppress(VerificationError):
             _hasher.verify(_dummy_hash(), password or "x")
-        raise LoginFailed("invalid_credentials", "Wrong email or password.")
-    now = utcnow()
-    if user.locked_until and user.locked_until > now:
-        raise LoginFailed("account_locked",
-                          "Too many failed logins: this account is locked for now; "
-                          "try again later or ask an owner.", status=429)
+        _fail_address(limiter, address)
+        raise LoginFailed("invalid_credentials", LOGIN_FAILED_MESSAGE)
     try:
         _hasher.verify(user.password_hash, password or "")
     except (VerificationError, InvalidHashError):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= current_app.config["LOCKOUT_ATTEMPTS"]:
-            user.locked_until = now + timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
-            user.failed_logins = 0
-        db.session.flush()
-        raise LoginFailed("invalid_credentials", "Wrong email or password.") from None
+        failures = claimed + 1
+        delay = throttle.account_delay(failures, attempts=current_app.config["LOCKOUT_ATTEMPTS"],
+                                       cap_minutes=current_app.config["LOCKOUT_MINUTES"])
+        db.session.execute(update(User).where(User.id == user.id).values(
+            failed_logins=failures, locked_until=now + delay if delay else None)
+            .execution_options(synchronize_session=False))
+        db.session.expire(user, ["failed_logins", "locked_until"])
+        _fail_address(limiter, address)
+        raise LoginFailed("invalid_credentials", LOGIN_FAILED_MESSAGE) from None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     user.failed_logins = 0
@@ -118,6 +152,21 @@ def authenticate(email: str, password: str) -> User:
     user.last_login_at = now
     db.session.flush()
     return user
+
+
+def _address_refusal(wait: int) -> LoginFailed:
+    return LoginFailed("too_many_attempts",
+                       f"Too many failed logins from your address: try again in {wait} s.",
+                       status=429, headers={"Retry-After": str(wait)})
+
+
+def _fail_address(limiter: throttle.AddressThrottle | None, address: str | None) -> None:
+    """Count a failure of ``address``; raise its 429 if it no longer fitted."""
+    if limiter is None or address is None:
+        return
+    wait = limiter.fail(address)
+    if wait is not None:
+        raise _address_refusal(wait)
 
 
 def _hash_token(token: str) -> str:

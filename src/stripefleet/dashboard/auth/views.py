@@ -34,18 +34,20 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @transactional
 def login() -> Any:
-    """The login form; failures count towards the lockout (audited)."""
+    """The login form; failures count towards the throttle (audited; ``auth.throttle``)."""
     if request.method == "GET":
         if current_user.is_authenticated:
             return redirect(_safe_next(request.args.get("next")))
         return render_template("login.html")
     email = request.form.get("email", "")
     try:
-        user = services.authenticate(email, request.form.get("password", ""))
+        user = services.authenticate(email, request.form.get("password", ""),
+                                     address=request.remote_addr or "unknown")
     except services.LoginFailed as exc:
         audit.record("auth.login", subject=email.strip().lower()[:254], outcome="denied",
                      actor="anonymous", details={"error": exc.code})
-        return render_template("login.html", error=exc.message, email=email), exc.status
+        return (render_template("login.html", error=exc.message, email=email), exc.status,
+                exc.headers)
     login_user(user)
     audit.record("auth.login", subject=user.email, actor=user.email)
     return redirect(_safe_next(request.args.get("next")))
