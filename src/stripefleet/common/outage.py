@@ -2,7 +2,7 @@
 
 When the database cannot be reached (the server is down, refuses connections, a
 connection was cut), every request of the site and of the dashboard is answered 503
-with ``Retry-After`` (README, "Operations": a dependency outage is a 503, never a 500),
+with ``Retry-After`` (README, "A site": a dependency outage is a 503, never a 500),
 so that a client, a load balancer and Stripe (which retries a webhook delivery that was
 not answered 2xx: https://docs.stripe.com/webhooks#retries) come back later. The log
 gets one line when the outage starts and one when a statement succeeds again, rather
