@@ -302,6 +302,7 @@ def apply_answers(answers: Answers) -> int:
             note = "expired, no session" if expire_order(order) else "unchanged"
         else:
             note = settle_with_stripe(order, state)
+        db.session.refresh(order)  # a webhook may have moved it while this call waited
         settled += order.status != PENDING
         log.info("sweep: order %s: %s", order_id, note)
     return settled
