@@ -1,4 +1,4 @@
-"""``POST /api/checkout/`` and ``GET /api/orders/session/<id>/`` (issue 4; seed 003_)."""
+"""``POST /api/checkout/`` and ``GET /api/orders/session/<id>/`` (README, "Selling": "API")."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def _art(shop: Shop, **extra: Any) -> dict[str, Any]:
     return art
 
 
-def test_seed_003_body_creates_a_session_with_server_computed_amounts(shop: Shop) -> None:
+def test_notes_body_creates_a_session_with_server_computed_amounts(shop: Shop) -> None:
     """The session's line items come from the catalogue: price x quantity, and daily rate
     x quantity x days; the client's numbers are never trusted."""
     poster, bike = shop.products(

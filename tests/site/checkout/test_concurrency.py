@@ -1,5 +1,5 @@
 """Stock never oversells under concurrent checkouts: PostgreSQL behind gunicorn with four
-worker processes (issue 4, "Tests"; DESIGN.md section 5, "reservation")."""
+worker processes (README, "Selling": Checkout, the reservation's conditional UPDATE)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.conftest import REDIS_TEST_URL
 from tests.site.shop import harness
 from tests.site.shop.harness import Emulator, Shop, _pg_schema, start_shop
 
@@ -28,9 +29,11 @@ emulator = harness.emulator
 @pytest.fixture(scope="module")
 def shop(shop_db: str, emulator: Emulator,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    """A site served by gunicorn, 4 workers, guests allowed."""
+    """A site served by gunicorn, 4 workers sharing their rate limits in Redis (which
+    ``--workers`` requires), guests allowed."""
     site = start_shop(tmp_path_factory.mktemp("shop"), shop_db, emulator, workers=4,
-                      env={"SITE_GUEST_CHECKOUT": "1"})
+                      env={"SITE_GUEST_CHECKOUT": "1",
+                           "SITE_RATELIMIT_STORAGE_URI": REDIS_TEST_URL})
     yield site
     site.process.stop()
 

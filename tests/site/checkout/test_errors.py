@@ -1,4 +1,4 @@
-"""Checkout when the site's Stripe set-up is missing or broken (issue 4, "Checkout"):
+"""Checkout when the site's Stripe set-up is missing or broken (README, "Selling": Checkout):
 503 ``stripe_not_configured``, 502 ``stripe_auth_failed`` / ``stripe_unavailable`` with
 the reservation released and the order failed, 401 without an account."""
 
@@ -27,7 +27,8 @@ def bare(shop_db: str, emulator: Emulator, tmp_path: Path) -> Iterator[Shop]:
 
 
 def test_checkout_without_account_is_401_unless_guest_checkout(bare: Shop) -> None:
-    """Seed 003_: checkout requires an authenticated customer by default."""
+    """Checkout requires an authenticated customer by default (the shop's Stripe
+    configuration notes)."""
     (art,) = bare.products({"slug": "art", "name": "Art", "price": 100, "stock": 1})
     r = bare.checkout([{**ITEM, "id": art["id"]}])
     assert (r.status_code, r.json()["error"]) == (401, "authentication_required")

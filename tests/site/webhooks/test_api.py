@@ -1,5 +1,5 @@
 """``POST /api/webhook/stripe/`` (alias ``/api/webhooks/stripe``): signed events from a
-real emulator change orders and stock exactly once (issue 4, "Webhooks")."""
+real emulator change orders and stock exactly once (README, "Selling": Webhooks)."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def test_bad_signature_is_400_and_changes_nothing(shop: Shop, signature: str) ->
 
 
 def test_alias_path_accepts_signed_events(shop: Shop) -> None:
-    """Seed 004_'s ``/api/webhooks/stripe`` is the same receiver."""
+    """The webhook and stock notes' ``/api/webhooks/stripe`` is the same receiver."""
     _, sid = _buy(shop)
     payload = _forged_completion(shop, sid)
     r = requests.post(f"{shop.url}/api/webhooks/stripe", data=payload.encode(),

@@ -1,5 +1,5 @@
 """Out-of-order deliveries (the emulator's ``--shuffle-deliveries``) reach the same final
-state as ordered ones (issue 4, "Tests")."""
+state as ordered ones (README, "Selling": Webhooks)."""
 
 from __future__ import annotations
 
