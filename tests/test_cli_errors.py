@@ -295,3 +295,25 @@ def test_push_with_an_unwritable_history_keeps_its_exit_code(tmp_path: Path,
     assert "unreachable=1" in out
     assert "the history could not be written to /sys/stripefleet/history.jsonl" in out
     assert "error:" not in out and "Traceback" not in out
+
+
+def test_site_serve_on_a_host_that_does_not_resolve(tmp_path: Path) -> None:
+    """``site serve --host`` a name that does not resolve: exit 1, "cannot listen on
+    HOST:PORT", no traceback (waitress's own error is a bare ValueError)."""
+    done = run(tmp_path, "site", "serve", "--port", "18001", "--host", "nohost.invalid",
+               "--instance-dir", str(tmp_path / "site"),
+               env={"TEMPLATE_MASTER_API_KEY": API_KEY})
+    out = output_of(done)
+    assert done.returncode == 1, out
+    assert "cannot listen on nohost.invalid:18001" in out
+    assert "Traceback" not in out and "serving on" not in out
+
+
+def test_dashboard_serve_refuses_a_port_out_of_range(tmp_path: Path) -> None:
+    """``dashboard serve --port 99999``: a usage error (exit 2) naming the range, before
+    anything starts."""
+    done = run(tmp_path, "dashboard", "serve", "--port", "99999", "--instance-dir",
+               str(tmp_path / "dash"), env={"TEMPLATE_MASTER_API_KEY": API_KEY})
+    out = output_of(done)
+    assert done.returncode == 2, out
+    assert "1<=x<=65535" in out and "Worker ready" not in out

@@ -61,9 +61,9 @@ def _announce_synced(added: int) -> None:
 @dashboard.command()
 @instance_option
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=int,
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Web processes; above 1, gunicorn serves (use PostgreSQL).")
 def web(instance_dir: Path | None, host: str, port: int, threads: int, workers: int) -> None:
     """Serve the web app only (waitress, or gunicorn with --workers > 1). Run `worker`
@@ -96,7 +96,7 @@ def migrate(instance_dir: Path | None) -> None:
 
 @dashboard.command()
 @instance_option
-@click.option("--workers", default=4, show_default=True, type=int,
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64),
               help="Worker threads of this consumer (each runs one chunk at a time).")
 def worker(instance_dir: Path | None, workers: int) -> None:
     """Run a Huey consumer for rollouts and verifications (SQLite or Redis queue)."""
@@ -151,8 +151,8 @@ class _Supervisor:
 @dashboard.command()
 @instance_option
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=4, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64))
 def serve(instance_dir: Path | None, host: str, port: int, workers: int) -> None:
     """The embedded default: web app + one supervised worker process; Ctrl-C stops both."""
     from stripefleet.dashboard import manage  # lazy: keeps --help fast (module docstring)

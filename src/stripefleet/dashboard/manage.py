@@ -10,6 +10,7 @@ commit point: the services it calls only flush. Refusals become click exceptions
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,7 @@ class WaitressServer:
 
     Raises:
         PortInUse: another socket holds the port.
-        OSError: any other reason the address cannot be bound.
+        OSError: any other reason the address cannot be bound (an unknown host too).
     """
 
     def __init__(self, app: Flask, *, host: str, port: int, threads: int) -> None:
@@ -146,6 +147,9 @@ class WaitressServer:
                                         ident="stripefleet")
         except OSError as exc:
             raise bind_error(exc, host, port) from None
+        except ValueError:  # waitress: "Invalid host/port specified." (no such address)
+            raise OSError(errno.EADDRNOTAVAIL, f"cannot listen on {host}:{port}: the host "
+                          "cannot be resolved to an address") from None
 
     def run(self) -> None:
         """Serve until interrupted (blocks); the socket is closed on the way out."""

@@ -8,6 +8,7 @@ them only with ``SITE_RATELIMIT_STORAGE_URI=redis://...``.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +32,7 @@ class WaitressServer:
 
     Raises:
         PortInUse: another socket holds the port.
-        OSError: any other reason the address cannot be bound.
+        OSError: any other reason the address cannot be bound (an unknown host too).
     """
 
     def __init__(self, app: Any, *, host: str, port: int, threads: int) -> None:
@@ -40,6 +41,9 @@ class WaitressServer:
                                         ident="stripefleet-site", channel_timeout=30)
         except OSError as exc:
             raise bind_error(exc, host, port) from None
+        except ValueError:  # waitress: "Invalid host/port specified." (no such address)
+            raise OSError(errno.EADDRNOTAVAIL, f"cannot listen on {host}:{port}: the host "
+                          "cannot be resolved to an address") from None
 
     def run(self) -> None:
         """Serve until interrupted (blocks); the socket is closed on the way out."""
