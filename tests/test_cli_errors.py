@@ -209,7 +209,19 @@ def test_dashboard_create_user_with_a_bad_instance_dir(tmp_path: Path) -> None:
                env={"TEMPLATE_MASTER_API_KEY": API_KEY}, stdin="a-long-password-0123\n")
     out = output_of(done)
     assert done.returncode == 1, out
-    assert "a-file" in out and "Traceback" not in out
+    assert f"cannot use the instance folder {tmp_path / 'a-file' / 'dash'}" in out
+    assert "Traceback" not in out
+
+
+def test_site_command_with_an_instance_dir_it_cannot_create(tmp_path: Path) -> None:
+    """``site settings --instance-dir`` under ``/sys`` (no folder can be made there, not
+    even by root): exit 1, "cannot use the instance folder", no traceback."""
+    done = run(tmp_path, "site", "settings", "--instance-dir", "/sys/stripefleet-site",
+               env={"TEMPLATE_MASTER_API_KEY": API_KEY})
+    out = output_of(done)
+    assert done.returncode == 1, out
+    assert "cannot use the instance folder /sys/stripefleet-site" in out
+    assert "Traceback" not in out
 
 
 def test_site_serve_with_a_malformed_database_url(tmp_path: Path) -> None:

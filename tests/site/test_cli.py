@@ -122,10 +122,12 @@ def test_db_upgrade_is_idempotent(database_url: str, tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_serve_with_workers_runs_gunicorn(
-    postgres_url: str, launch_site: Callable[..., RunningSite]
+    postgres_url: str, redis_url: str, launch_site: Callable[..., RunningSite]
 ) -> None:
-    """``--workers 2`` serves through gunicorn's worker processes on PostgreSQL."""
-    site = launch_site(db_url=postgres_url, args=("--workers", "2", "--threads", "2"))
+    """``--workers 2`` serves through gunicorn's worker processes on PostgreSQL, the
+    failed-key counter shared in Redis (serve refuses a per-process one)."""
+    site = launch_site(db_url=postgres_url, args=("--workers", "2", "--threads", "2"),
+                       env={"SITE_RATELIMIT_STORAGE_URI": redis_url})
     assert site.put("stripe_publishable_key", "pk_test_Gunicorn1").status_code == 200
     for _ in range(6):
         assert site.get("/api/stripe-pk").json()["publishable_key"] == "pk_test_Gunicorn1"

@@ -35,11 +35,17 @@ def open_app(instance_dir: Path | str | None, **overrides: Any) -> Flask:
 
     Raises:
         click.UsageError: an unknown or malformed setting (named, never a secret).
+        click.ClickException: the instance folder cannot be created or written (exit 1).
     """
     try:
         app = create_app(overrides, instance_dir=instance_dir)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+    except OSError as exc:
+        where = instance_dir or exc.filename or "the instance folder"
+        raise click.ClickException(
+            f"cannot use the instance folder {where}: {exc.strerror or exc} (give "
+            "--instance-dir a folder this user may create and write)") from None
     ensure_schema(app)
     return app
 

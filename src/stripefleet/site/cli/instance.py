@@ -36,12 +36,18 @@ def build_app(instance_dir: Path | None) -> Flask:
     """The site app for a command, with its database migrated to every head.
 
     Raises:
-        click.ClickException: a configuration error, with its message (exit 1).
+        click.ClickException: a configuration error, with its message, or an instance
+            folder that cannot be created or written (exit 1).
     """
     try:
         app = create_app(overrides_for(instance_dir))
     except (ConfigError, ValueError) as exc:
         raise click.ClickException(f"configuration error: {exc}") from None
+    except OSError as exc:
+        where = instance_dir or exc.filename or "./instance"
+        raise click.ClickException(
+            f"cannot use the instance folder {where}: {exc.strerror or exc} (give "
+            "--instance-dir a folder this user may create and write)") from None
     with app.app_context():
         upgrade_database()
     return app
