@@ -9,6 +9,7 @@ the traceback back.
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from stripefleet.cli import USER_ERRORS
 from stripefleet.common.processes import stripefleet_argv
 
 API_KEY = "fleet-test-api-key-0123456789"
@@ -329,3 +331,12 @@ def test_dashboard_serve_refuses_a_port_out_of_range(tmp_path: Path) -> None:
     out = output_of(done)
     assert done.returncode == 2, out
     assert "1<=x<=65535" in out and "Worker ready" not in out
+
+
+@pytest.mark.parametrize("target", sorted(USER_ERRORS))
+def test_each_known_user_error_class_exists(target: str) -> None:
+    """Each "module:class" the root command knows as a user error names a real exception
+    class (a renamed class in a dependency would silently bring tracebacks back)."""
+    module_name, name = target.split(":")
+    cls = getattr(importlib.import_module(module_name), name)
+    assert isinstance(cls, type) and issubclass(cls, Exception)
