@@ -39,3 +39,16 @@ def test_a_configured_encryption_key_writes_no_key_file(tmp_path: Path) -> None:
     create_app({"SITE_INSTANCE_DIR": str(instance),
                 "STRIPEFLEET_ENCRYPTION_KEY": Fernet.generate_key().decode()})
     assert not (instance / "encryption.key").exists()
+
+
+def test_the_sqlite_database_is_private(tmp_path: Path) -> None:
+    """``site.db`` (customers' personal data) is readable by its owner only, from the
+    start, and an existing world-readable one is tightened to 0600."""
+    create_app({"SITE_INSTANCE_DIR": str(tmp_path / "a")})
+    assert stat.S_IMODE((tmp_path / "a" / "site.db").stat().st_mode) == 0o600
+    (tmp_path / "b").mkdir()
+    old = tmp_path / "b" / "site.db"
+    old.touch(mode=0o644)
+    old.chmod(0o644)
+    create_app({"SITE_INSTANCE_DIR": str(tmp_path / "b")})
+    assert stat.S_IMODE(old.stat().st_mode) == 0o600

@@ -18,6 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from stripefleet.common.crypto import SecretBox, load_or_create_ring
 from stripefleet.common.db import engine_options, tune_engine
+from stripefleet.common.files import private_sqlite
 from stripefleet.site import (
     accounts,
     admin,
@@ -60,6 +61,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     options = load_config(config)
     instance_dir = options["INSTANCE_DIR"]
     instance_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds the key file
+    # Customers' personal data: the SQLite file and its -wal/-shm readable by the owner
+    # only (0600), whether new or left by an older version.
+    private_sqlite(options["SQLALCHEMY_DATABASE_URI"])
 
     app = Flask("stripefleet.site", instance_path=str(instance_dir))
     app.config.update(options)
