@@ -101,9 +101,12 @@ OPTIONS: tuple[Option, ...] = (
            "a worker's hold on its targets without heartbeat; then another worker resumes "
            "them", key="LEASE_SECONDS"),
     Option("DASHBOARD_LOCKOUT_ATTEMPTS", positive_int, 5,
-           "failed logins before a lockout", key="LOCKOUT_ATTEMPTS"),
+           "consecutive failed logins of an account before it must wait (30 s, doubling "
+           "with each further failure); an address may fail twice as many a minute",
+           key="LOCKOUT_ATTEMPTS"),
     Option("DASHBOARD_LOCKOUT_MINUTES", positive_int, 15,
-           "length of a lockout", key="LOCKOUT_MINUTES"),
+           "the longest wait an account's failed logins impose, in minutes",
+           key="LOCKOUT_MINUTES"),
     Option("DASHBOARD_SECURE_COOKIES", boolean, None,
            "`Secure` flag of the session cookie; default true (false on loopback HTTP)",
            key="SESSION_COOKIE_SECURE"),
