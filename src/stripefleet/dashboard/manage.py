@@ -10,16 +10,15 @@ commit point: the services it calls only flush. Refusals become click exceptions
 
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 from typing import Any
 
 import click
 from flask import Flask
 from gunicorn.app.base import BaseApplication
-from waitress import create_server
 
-from stripefleet.common.processes import bind_error, check_port_free
+from stripefleet.common.processes import check_port_free
+from stripefleet.common.serving import WaitressServer as _Bound
 from stripefleet.common.web import ApiError
 from stripefleet.dashboard.app import create_app, ensure_schema
 from stripefleet.dashboard.audit import services as audit
@@ -136,11 +135,11 @@ def run_worker(app: Flask, workers: int) -> None:
     consumer.run()
 
 
-class WaitressServer:
-    """The app's waitress server, its socket bound: :meth:`run` serves until interrupted.
-
-    Binding comes first so that ``serve`` and ``web`` announce the dashboard, and
-    ``serve`` starts its worker, only once the port is theirs (README, "Running it").
+class WaitressServer(_Bound):
+    """The dashboard's waitress server (``common.serving.WaitressServer``), its socket
+    bound: binding comes first so that ``serve`` and ``web`` announce the dashboard,
+    and ``serve`` starts its worker, only once the port is theirs (README, "Running
+    it").
 
     Raises:
         PortInUse: another socket holds the port.
@@ -148,21 +147,7 @@ class WaitressServer:
     """
 
     def __init__(self, app: Flask, *, host: str, port: int, threads: int) -> None:
-        try:
-            self.server = create_server(app, host=host, port=port, threads=threads,
-                                        ident="stripefleet")
-        except OSError as exc:
-            raise bind_error(exc, host, port) from None
-        except ValueError:  # waitress: "Invalid host/port specified." (no such address)
-            raise OSError(errno.EADDRNOTAVAIL, f"cannot listen on {host}:{port}: the host "
-                          "cannot be resolved to an address") from None
-
-    def run(self) -> None:
-        """Serve until interrupted (blocks); the socket is closed on the way out."""
-        try:
-            self.server.run()
-        finally:
-            self.server.close()
+        super().__init__(app, host=host, port=port, threads=threads, ident="stripefleet")
 
 
 class GunicornApp(BaseApplication):  # type: ignore[misc]

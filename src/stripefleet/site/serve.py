@@ -8,27 +8,20 @@ them only with ``SITE_RATELIMIT_STORAGE_URI=redis://...``.
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Mapping
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
-from waitress import create_server
 
-from stripefleet.common.processes import bind_error, check_port_free
+from stripefleet.common.processes import check_port_free
+from stripefleet.common.serving import WaitressServer as _Bound
 from stripefleet.site.app import create_app
 
 
-class WaitressServer:
-    """A waitress server whose socket is bound: :meth:`run` serves until interrupted.
-
-    Binding and serving are two steps so that ``stripefleet site serve`` says
-    "serving on ..." only once the port is its own (README, "A site").
-
-    Args:
-        app: the WSGI app.
-        host, port: where to listen.
-        threads: waitress's worker threads.
+class WaitressServer(_Bound):
+    """The site's waitress server (``common.serving.WaitressServer``): binding and
+    serving are two steps so that ``stripefleet site serve`` says "serving on ..." only
+    once the port is its own (README, "A site"); idle connections time out after 30 s.
 
     Raises:
         PortInUse: another socket holds the port.
@@ -36,21 +29,8 @@ class WaitressServer:
     """
 
     def __init__(self, app: Any, *, host: str, port: int, threads: int) -> None:
-        try:
-            self.server = create_server(app, host=host, port=port, threads=threads,
-                                        ident="stripefleet-site", channel_timeout=30)
-        except OSError as exc:
-            raise bind_error(exc, host, port) from None
-        except ValueError:  # waitress: "Invalid host/port specified." (no such address)
-            raise OSError(errno.EADDRNOTAVAIL, f"cannot listen on {host}:{port}: the host "
-                          "cannot be resolved to an address") from None
-
-    def run(self) -> None:
-        """Serve until interrupted (blocks); the socket is closed on the way out."""
-        try:
-            self.server.run()
-        finally:
-            self.server.close()
+        super().__init__(app, host=host, port=port, threads=threads,
+                         ident="stripefleet-site", channel_timeout=30)
 
 
 class SiteApplication(BaseApplication):  # type: ignore[misc]
