@@ -13,7 +13,9 @@ order lookup only reads.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -47,6 +49,23 @@ def out_of_stock_items(exc: OutOfStock) -> list[dict[str, object]]:
     return items
 
 
+@contextlib.contextmanager
+def _stripe_answers() -> Iterator[None]:
+    """Stripe's side of a request, as the API answers it.
+
+    :raise 503: ``stripe_not_configured`` (no secret key yet).
+    :raise 502: Stripe's refusal or outage, with its code (``stripe_auth_failed``, ...).
+    """
+    try:
+        yield
+    except StripeNotConfigured:
+        raise ApiError("stripe_not_configured",
+                       "This site has no Stripe secret key yet; the fleet must push one.",
+                       status=503) from None
+    except StripeFailure as exc:
+        raise ApiError(exc.code, exc.message, status=502) from None
+
+
 @bp.post("/api/checkout/", strict_slashes=False)
 def checkout() -> Response | tuple[Response, int]:
     """Create a Checkout Session for the cart (the body of the shop's Stripe configuration
@@ -58,7 +77,8 @@ def checkout() -> Response | tuple[Response, int]:
                        "<token>.", status=401)
     body = edge.parse(CheckoutBody, {}, default_code="invalid_request")
     try:
-        order = run_checkout(body.request(), customer)
+        with _stripe_answers():
+            order = run_checkout(body.request(), customer)
     except CheckoutInvalid as exc:
         return jsonify(success=False, error=exc.code, field=exc.field,
                        message=f"{exc.field} {exc.message}."), 400
@@ -67,12 +87,6 @@ def checkout() -> Response | tuple[Response, int]:
         names = ", ".join(item["slug"] for item in items)  # type: ignore[misc]
         return jsonify(success=False, error="out_of_stock", items=items,
                        message=f"Not enough stock for: {names}."), 409
-    except StripeNotConfigured:
-        raise ApiError("stripe_not_configured",
-                       "This site has no Stripe secret key yet; the fleet must push one.",
-                       status=503) from None
-    except StripeFailure as exc:
-        raise ApiError(exc.code, exc.message, status=502) from None
     return jsonify(success=True, checkout_url=order.checkout_url,
                    session_id=order.stripe_session_id, order_id=order.id)
 
@@ -128,14 +142,8 @@ def cancel_order(session_id: str) -> Response:
     """
     order = _visible_order(session_id)
     reference, order_id = order.reference, order.id
-    try:
+    with _stripe_answers():
         cancel_checkout(reference)
-    except StripeNotConfigured:
-        raise ApiError("stripe_not_configured",
-                       "This site has no Stripe secret key yet; the fleet must push one.",
-                       status=503) from None
-    except StripeFailure as exc:
-        raise ApiError(exc.code, exc.message, status=502) from None
     settled = db.session.get(Order, order_id)
     assert settled is not None
     return jsonify(success=True, order=services.order_json(settled))
