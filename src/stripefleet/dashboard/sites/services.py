@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from stripefleet.common.db import utcnow
 from stripefleet.common.keys import (
@@ -367,22 +366,18 @@ def record_functional(site_id: int, functional: str, *, account_id: str | None =
     db.session.flush()
 
 
-def claim_period(name: str, period: str) -> bool:
-    """Claim the run of periodic task ``name`` for ``period`` (e.g. ``2026-11-30T10:15``);
-    commits.
+def claim_period(name: str, period: str) -> None:
+    """Claim the run of periodic task ``name`` for ``period`` (e.g. ``2026-11-30T10:15``)
+    (flushes).
 
     Every worker process runs Huey's periodic scheduler (a consumer started with
     periodic tasks on: ``dashboard worker`` and ``serve``'s worker alike), so with two
     workers a periodic task fires twice. The first to insert ``(name, period)`` into
-    ``periodic_runs`` (unique) runs it; the others get False and skip it.
+    ``periodic_runs`` (unique) runs it; the others skip it.
 
-    Returns:
-        True when this caller won the period.
+    Raises:
+        IntegrityError: another worker claimed that period first (when the caller
+            commits, or at this flush).
     """
-    try:
-        db.session.add(PeriodicRun(name=name, period=period))
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return False
-    return True
+    db.session.add(PeriodicRun(name=name, period=period))
+    db.session.flush()

@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from huey import Huey, crontab
+from sqlalchemy.exc import IntegrityError
 
 from stripefleet.common.db import utcnow
 from stripefleet.common.web import ApiError
@@ -131,7 +132,11 @@ def verify_fleet_once_per_period(now: datetime | None = None) -> bool:
     """The periodic verification: run :func:`verify_fleet` when this worker claims the
     current period (``services.claim_period``); returns True when it ran here."""
     minutes = int(current_app.config["VERIFY_INTERVAL_MINUTES"])
-    if not services.claim_period(PERIODIC_NAME, period_of(now or utcnow(), minutes)):
+    try:
+        services.claim_period(PERIODIC_NAME, period_of(now or utcnow(), minutes))
+        db.session.commit()  # the claim is visible to the other workers from here
+    except IntegrityError:
+        db.session.rollback()
         return False
     verify_fleet()
     return True
