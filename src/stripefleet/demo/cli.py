@@ -103,10 +103,44 @@ def remove_stale_folders(temp_dir: Path) -> list[tuple[Path, int]]:
             continue
         if pid == os.getpid() or _alive(pid, None if started in ("", "-") else started):
             continue
-        shutil.rmtree(folder, ignore_errors=True)
-        if not folder.exists():
-            removed.append((folder, pid))
+        _wait_unused(folder)
+        for _ in range(3):  # a child that was still stopping may have written meanwhile
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                removed.append((folder, pid))
+                break
+            time.sleep(0.5)
     return removed
+
+
+def _wait_unused(folder: Path, *, timeout: float = 10.0) -> None:
+    """Wait (``timeout`` seconds at most) until no process has a file open in ``folder``
+    or works in it: the killed demo's children (sites, emulator, dashboard) got SIGTERM
+    when it died, and may still be writing their last lines there. Linux's ``/proc``;
+    elsewhere, no wait."""
+    deadline = time.monotonic() + timeout
+    while _users(folder) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def _users(folder: Path) -> list[int]:
+    """The pids of processes whose working directory or an open file is in ``folder``."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    inside = str(folder.resolve())
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            links = [os.readlink(entry / "cwd")]
+            links += [os.readlink(fd) for fd in (entry / "fd").iterdir()]
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if any(link == inside or link.startswith(inside + os.sep) for link in links):
+            found.append(int(entry.name))
+    return found
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
