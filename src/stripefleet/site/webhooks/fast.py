@@ -94,13 +94,28 @@ def statement() -> sa.Select[int | None, int | None]:
 
 
 @functools.cache
-def _compiled(dialect: Dialect) -> tuple[str, dict[str, Any]]:
-    """:func:`statement`'s SQL for the driver (``%(name)s`` parameters) and the values
-    of its constants (the states, the note), compiled once per dialect."""
+def _compiled(dialect: Dialect) -> str:
+    """:func:`statement`'s SQL for the driver (``%(name)s`` parameters for what each
+    delivery gives), compiled once per dialect, its constants (the states, the note)
+    written into it as literals: each parameter costs the driver a conversion on every
+    delivery (a profile of the webhook benchmark: 19 parameters instead of 9 cost the
+    site about a fifth more CPU per event)."""
     compiled = statement().compile(dialect=dialect)
-    constants = {name: bind.value for bind, name in compiled.bind_names.items()
-                 if name not in _RUNTIME}
-    return str(compiled), constants
+    sql = str(compiled)
+    for bind, name in compiled.bind_names.items():
+        if name in _RUNTIME:
+            continue
+        sql = sql.replace(f"%({name})s", _literal(bind.value))
+    return sql
+
+
+def _literal(value: Any) -> str:
+    """A constant of the statement as SQL: a state name, a note, a whole number."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(f"unexpected constant {value!r} in the paid statement")
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _paid_session(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -154,9 +169,9 @@ def try_paid_fast(event: dict[str, Any], payload: str) -> tuple[str, str] | None
     session = _paid_session(event)
     if session is None or db.engine.dialect.name != "postgresql":
         return None
-    sql, constants = _compiled(db.engine.dialect)
+    sql = _compiled(db.engine.dialect)
     row = _run_autocommit(sql, {
-        **constants, "now": utcnow(), "payment_intent": session.get("payment_intent"),
+        "now": utcnow(), "payment_intent": session.get("payment_intent"),
         "session_id": session["id"], "amount": session["amount_total"],
         "currency": session["currency"].lower(),
         "event_id": event["id"][:255], "type": event["type"],
