@@ -182,13 +182,9 @@ async def _put(site: FakeSite, request: web.Request, setting: str, *,
         return error(404, "unknown_setting", f"Unknown setting {setting!r}.")
     if request.content_type != "application/json":
         return error(415, "unsupported_media_type", "Send Content-Type: application/json.")
-    body = await request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        return error(413, "payload_too_large", "The body is over 4 KiB.")
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return error(400, "invalid_json", "The body is not JSON.")
+    data = await _json_body(request)
+    if isinstance(data, web.Response):
+        return data
     raw = data.get("value") if isinstance(data, dict) else None
     if not isinstance(raw, str) or not raw.strip():
         return error(400, "missing_value", "The body needs a \"value\" string.")
@@ -262,18 +258,26 @@ def _test_stripe(site: FakeSite, request: web.Request) -> web.Response:
     })
 
 
+async def _json_body(request: web.Request) -> Any:
+    """The request's decoded JSON body, or the error answer (413 over 4 KiB, 400 not
+    JSON) to send instead, as a site answers."""
+    body = await request.content.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        return error(413, "payload_too_large", "The body is over 4 KiB.")
+    try:
+        return json.loads(body)
+    except ValueError:
+        return error(400, "invalid_json", "The body is not JSON.")
+
+
 async def _put_many(site: FakeSite, request: web.Request, *, liar: bool) -> web.Response:
     """``PUT /api/export/settings`` ``{"settings": {name: value, ...}}``: validated as a
     whole (the first invalid value refuses all), stored together."""
     if not _authorized(site, request):
         return error(401, "invalid_api_key", "Missing or wrong X-API-Key.")
-    body = await request.content.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        return error(413, "payload_too_large", "The body is over 4 KiB.")
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return error(400, "invalid_json", "The body is not JSON.")
+    data = await _json_body(request)
+    if isinstance(data, web.Response):
+        return data
     raw = data.get("settings") if isinstance(data, dict) else None
     if not isinstance(raw, dict) or not raw or not all(
             isinstance(v, str) for v in raw.values()):
